@@ -1,0 +1,51 @@
+# Two commands do everything on a fresh machine (Python 3.11 and the package registry):
+#   make book   set up .venv and build the whole book (fast profile) into _build/html
+#   make test   set up .venv and run every test (unit, smoke notebooks, the fast book's claims)
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Full datasets beside the repo (development and CI); the book itself never needs them.
+SHARED_DATA := $(wildcard ../shared/datasets)
+export VAEBOOK_DATA ?= $(if $(SHARED_DATA),$(abspath $(SHARED_DATA)),)
+BOOK_ENV := VAEBOOK_PROFILE=fast VAEBOOK_PROGRESS=0 VAEBOOK_CACHE=$(CURDIR)/_build/models \
+            VAEBOOK_RESULTS=$(CURDIR)/_build/results MPLBACKEND=agg
+
+.PHONY: book test unit notebooks claims full bench clean setup
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	MPLBACKEND=agg $(BIN)/python -c "import matplotlib.pyplot"  # build the font cache once, not inside a page
+	touch $@
+
+book: $(STAMP)
+	$(BOOK_ENV) $(BIN)/jupyter-book build . --builder html
+	@echo "book: open _build/html/index.html"
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2 -m "not notebooks and not book"
+
+notebooks: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2 -m notebooks
+
+claims: $(STAMP)
+	$(BIN)/python -m pytest -q -m book
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2 -m "not book"
+	$(MAKE) book
+	$(BIN)/python -m pytest -q -m book
+
+# Paper scale on a GPU: every notebook through papermill in the full profile, into _build/full/.
+full: $(STAMP)
+	$(BIN)/python scripts/run_full.py
+
+bench: $(STAMP)
+	$(BIN)/python bench/train_throughput.py
+
+clean:
+	rm -rf _build

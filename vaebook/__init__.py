@@ -1,0 +1,17 @@
+"""vaebook: the small PyTorch library behind the book *Where variational autoencoders fail*.
+
+Import it as ``import vaebook as vb``; the names below are the public API.
+"""
+from . import data, metrics, plot, widgets
+from .data import DataError, ImageSet, load, to_tensor
+from .distributions import (Bernoulli, Categorical256, DiscretizedGaussian, Gaussian, GaussianMixture,
+                            GeneralizedGaussianMixture, GeneralizedNormal, PixelCategorical, QuantizedNormal,
+                            ShiftedNormal, StandardNormal, two_mode_means)
+from .metrics import auroc, batched, logsumexp_chunked
+from .nets import MLP, ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
+from .profiles import current_profile, device, pick, progress, seed_everything
+from .results import read_results, record
+from .train import fit, optimizer, train_or_load
+from .vae import VAE, Decoder, Encoder, bits_per_dim
+
+__version__ = "0.1.0"

@@ -1,0 +1,317 @@
+"""Datasets of the book: where they come from, how they are loaded, how they are prepared.
+
+Two sources serve the same :func:`load` call:
+
+* the **bundle**, small stratified real subsets shipped inside the package
+  (``vaebook/bundle/subsets.npz``, built by ``scripts/build_bundle.py`` from the
+  official files), read by the ``smoke`` and ``fast`` profiles: no network;
+* the **official files** under the data root (``$VAEBOOK_DATA``, default
+  ``~/.cache/vaebook/data``), read by the ``full`` profile and downloaded with
+  checksums when missing.
+
+Used in: every chapter; the data page (``notebooks/00_data.ipynb``) shows them all.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import urllib.request
+import warnings
+import zipfile
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .formats import DataError, read_cifar10, read_idx, read_npz, read_omniglot_zip, read_svhn_mat
+from .profiles import current_profile
+
+__all__ = ["ImageSet", "DataError", "DATASETS", "data_root", "load", "download", "bundle_info",
+           "to_tensor", "binarize", "dequantize", "hflip", "vflip", "two_gaussians", "ood_gaussian"]
+
+BUNDLE = Path(__file__).parent / "bundle" / "subsets.npz"
+DATASETS = ("mnist", "fashion-mnist", "kmnist", "emnist-letters", "omniglot", "cifar10", "svhn")
+
+_MNIST = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/")
+_FASHION = ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+            "https://github.com/zalandoresearch/fashion-mnist/raw/master/data/fashion/")
+_KMNIST = ("http://codh.rois.ac.jp/kmnist/dataset/kmnist/",)
+_OMNIGLOT = ("https://raw.githubusercontent.com/brendenlake/omniglot/master/python/",
+             "https://github.com/brendenlake/omniglot/raw/master/python/")
+
+# dataset -> file -> (md5 of the official file, mirrors that serve it under that name)
+REMOTE: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
+    "mnist": {"train-images-idx3-ubyte.gz": ("f68b3c2dcbeaaa9fbdd348bbdeb94873", _MNIST),
+              "train-labels-idx1-ubyte.gz": ("d53e105ee54ea40749a09fcbcd1e9432", _MNIST),
+              "t10k-images-idx3-ubyte.gz": ("9fb629c4189551a2d022fa330f9573f3", _MNIST),
+              "t10k-labels-idx1-ubyte.gz": ("ec29112dd5afa0611ce80d1b7f02629c", _MNIST)},
+    "fashion-mnist": {"train-images-idx3-ubyte.gz": ("8d4fb7e6c68d591d4c3dfef9ec88bf0d", _FASHION),
+                      "train-labels-idx1-ubyte.gz": ("25c81989df183df01b3e8a0aad5dffbe", _FASHION),
+                      "t10k-images-idx3-ubyte.gz": ("bef4ecab320f06d8554ea6380940ec79", _FASHION),
+                      "t10k-labels-idx1-ubyte.gz": ("bb300cfdad3c16e7a12a480ee83cd310", _FASHION)},
+    "kmnist": {"train-images-idx3-ubyte.gz": ("bdb82020997e1d708af4cf47b453dcf7", _KMNIST),
+               "train-labels-idx1-ubyte.gz": ("e144d726b3acfaa3e44228e80efcd344", _KMNIST),
+               "t10k-images-idx3-ubyte.gz": ("5c965bf0a639b31b8f53240b1b52f4d7", _KMNIST),
+               "t10k-labels-idx1-ubyte.gz": ("7320c461ea6c1c855c0b718fb2a4b134", _KMNIST)},
+    "emnist-letters": {"gzip.zip": ("58c8d27c78d21e728a6bc7b3cc06412e",
+                                    ("https://biometrics.nist.gov/cs_links/EMNIST/",
+                                     "https://www.itl.nist.gov/iaui/vip/cs_links/EMNIST/"))},
+    "omniglot": {"images_background.zip": ("68d2efa1b9178cc56df9314c21c6e718", _OMNIGLOT),
+                 "images_evaluation.zip": ("6b91aef0f799c5bb55b94e3f2daec811", _OMNIGLOT)},
+    "cifar10": {"cifar-10-python.tar.gz": ("c58f30108f718f92721af3b95e74349a",
+                                           ("https://www.cs.toronto.edu/~kriz/",))},
+    "svhn": {"train_32x32.mat": ("e26dedcc434d2e4c54c9b2d4a06d8373", ("http://ufldl.stanford.edu/housenumbers/",)),
+             "test_32x32.mat": ("eb5a983be6a315427106f1b164d9cef3", ("http://ufldl.stanford.edu/housenumbers/",))},
+}
+
+
+@dataclass
+class ImageSet:
+    """Images ``x`` (uint8, ``(N, H, W)`` or ``(N, H, W, 3)``) with labels ``y`` (int64, ``(N,)``).
+
+    ``source`` says where they came from (bundle or official files, and which).
+    """
+
+    name: str
+    split: str
+    x: np.ndarray
+    y: np.ndarray
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __post_init__(self):
+        if len(self.x) != len(self.y):
+            raise DataError(f"{self.name}/{self.split}: {len(self.x)} images but {len(self.y)} labels "
+                            f"({self.source}). The files do not belong together: replace them.")
+
+    def subset(self, labels=None, n: int | None = None) -> "ImageSet":
+        """The images whose label is in ``labels`` (all when None), the first ``n`` of them."""
+        keep = np.ones(len(self), bool) if labels is None else np.isin(self.y, list(labels))
+        idx = np.flatnonzero(keep)[:n]
+        return ImageSet(self.name, self.split, self.x[idx], self.y[idx], self.source)
+
+    def tensor(self) -> torch.Tensor:
+        """The images as float32 in [0, 1], shape ``(N, C, H, W)``."""
+        return to_tensor(self.x)
+
+
+def data_root() -> Path:
+    """The folder with one sub-folder per dataset: ``$VAEBOOK_DATA``, else ``~/.cache/vaebook/data``."""
+    if os.environ.get("VAEBOOK_DATA"):
+        return Path(os.environ["VAEBOOK_DATA"]).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "vaebook" / "data"
+
+
+def _md5(path: Path) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def download(name: str, filename: str, root: Path | None = None, timeout: float = 60) -> Path:
+    """Download one official file of dataset ``name`` into ``root/name/``, checking its MD5.
+
+    Mirrors are tried in turn. The file is written to a temporary name in the
+    same folder and renamed only once its checksum matches, so a failed or
+    interrupted download never leaves a file that looks complete.
+    """
+    md5, mirrors = REMOTE[name][filename]
+    folder = (root or data_root()) / name
+    folder.mkdir(parents=True, exist_ok=True)
+    target, errors = folder / filename, []
+    for mirror in mirrors:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{filename}.", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(mirror + filename, timeout=timeout) as r:
+                shutil.copyfileobj(r, out, 1 << 20)
+            got = _md5(Path(tmp))
+            if got != md5:
+                errors.append(f"{mirror + filename}: checksum {got}, expected {md5}")
+                continue
+            os.replace(tmp, target)
+            return target
+        except OSError as e:
+            errors.append(f"{mirror + filename}: {e}")
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+    raise DataError(f"Could not download {filename} for {name}:\n  " + "\n  ".join(errors) +
+                    f"\nPut the official file (MD5 {md5}) at {target} by hand, or set VAEBOOK_DATA to a "
+                    f"folder that has {name}/{filename}. Without a network, use the 'fast' profile "
+                    f"(VAEBOOK_PROFILE=fast), which reads the subsets bundled with vaebook.")
+
+
+def _find(name: str, *candidates: str, fetch: str | None = None) -> Path:
+    """The first of ``candidates`` present under ``data_root()/name``, else download ``fetch``."""
+    folder = data_root() / name
+    for c in candidates:
+        if (folder / c).exists():
+            return folder / c
+    if fetch is None:
+        raise DataError(f"None of {list(candidates)} is in {folder}. Put the official files there "
+                        f"or set VAEBOOK_DATA to the folder that holds '{name}/'.")
+    return download(name, fetch)
+
+
+def _load_mnist_like(name: str, split: str) -> ImageSet:
+    stem = "train" if split == "train" else "t10k"
+    images, labels = f"{stem}-images-idx3-ubyte.gz", f"{stem}-labels-idx1-ubyte.gz"
+    y = read_idx(_find(name, labels, fetch=labels)).astype(np.int64)
+    if name == "kmnist" and split == "train" and not (data_root() / name / images).exists():
+        partial = data_root() / name / "kmnist-train-images-PARTIAL-first6284.npz"
+        if partial.exists():  # the offline copy in ../shared: the first 6,284 official images
+            x = read_npz(partial)
+            return ImageSet(name, split, x, y[: len(x)], f"official files, partial ({partial.name})")
+    x = read_idx(_find(name, images, fetch=images))
+    return ImageSet(name, split, x, y, f"official files ({data_root() / name})")
+
+
+def _load_emnist_letters(split: str) -> ImageSet:
+    """EMNIST-Letters, turned upright (the IDX files store images transposed), labels a..z -> 0..25."""
+    folder = data_root() / "emnist-letters"
+    images, labels = (f"emnist-letters-{split}-images-idx3-ubyte.gz", f"emnist-letters-{split}-labels-idx1-ubyte.gz")
+    if not (folder / images).exists():
+        partial = {"test": "emnist-letters-test-images-idx3-ubyte-PARTIAL-first14800.gz",
+                   "train": "emnist-letters-train-PARTIAL-idx85264-88799.npz"}[split]
+        if (folder / partial).exists():
+            warnings.warn(f"EMNIST-Letters {split}: only the partial offline copy {partial} is available.")
+            if split == "test":
+                x = read_idx(folder / partial)
+                y = read_idx(folder / "emnist-letters-test-labels-idx1-ubyte-PARTIAL-first14800.gz")
+            else:
+                x, y = read_npz(folder / partial, "x"), read_npz(folder / partial, "y")
+            return ImageSet("emnist-letters", split, x.transpose(0, 2, 1).copy(), y.astype(np.int64) - 1,
+                            f"official images, partial ({partial})")
+        with zipfile.ZipFile(_find("emnist-letters", "gzip.zip", fetch="gzip.zip")) as zf:
+            for member in (images, labels):
+                fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
+                with os.fdopen(fd, "wb") as out:
+                    out.write(zf.read(f"gzip/{member}"))
+                os.replace(tmp, folder / member)
+    x, y = read_idx(folder / images), read_idx(folder / labels)
+    return ImageSet("emnist-letters", split, x.transpose(0, 2, 1).copy(), y.astype(np.int64) - 1,
+                    f"official files ({folder})")
+
+
+def _load_official(name: str, split: str) -> ImageSet:
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', not {split!r}")
+    if name in ("mnist", "fashion-mnist", "kmnist"):
+        return _load_mnist_like(name, split)
+    if name == "emnist-letters":
+        return _load_emnist_letters(split)
+    if name == "omniglot":  # Lake's 'background' alphabets serve as train, 'evaluation' as test
+        f = {"train": "images_background.zip", "test": "images_evaluation.zip"}[split]
+        x, y = read_omniglot_zip(_find(name, f, fetch=f))
+        return ImageSet(name, split, x, y, f"official files ({f}), resized to 28x28")
+    if name == "cifar10":
+        f = "cifar-10-python.tar.gz"
+        return ImageSet(name, split, *read_cifar10(_find(name, f, fetch=f), split), "official files")
+    if name == "svhn":
+        f = f"{split}_32x32.mat"
+        return ImageSet(name, split, *read_svhn_mat(_find(name, f, fetch=f)), "official files")
+    raise ValueError(f"unknown dataset {name!r}; choose one of {DATASETS}")
+
+
+@lru_cache(maxsize=1)
+def _bundle() -> dict[str, np.ndarray]:
+    if not BUNDLE.exists():
+        raise DataError(f"The bundled subsets {BUNDLE} are missing. Rebuild them with "
+                        f"`python scripts/build_bundle.py --source ../shared/datasets`, or reinstall vaebook.")
+    try:
+        with np.load(BUNDLE) as f:
+            return {k: f[k] for k in f.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as e:
+        raise DataError(f"The bundled subsets {BUNDLE} are corrupt ({e}). Rebuild them with "
+                        f"`python scripts/build_bundle.py --source ../shared/datasets`.") from e
+
+
+def bundle_info() -> dict:
+    """The bundle's provenance: source files with their MD5s, seed, sizes and official indices."""
+    return json.loads(str(_bundle()["provenance"]))
+
+
+def load(name: str, split: str = "train", n: int | None = None, profile: str | None = None) -> ImageSet:
+    """Load ``n`` images (all when None) of dataset ``name`` and ``split`` for a profile.
+
+    ``smoke`` and ``fast`` read the bundled subsets (stratified by class and
+    shuffled, so every prefix is balanced); ``full`` reads the official files,
+    downloading them when missing, and takes a seeded random ``n`` if asked.
+    """
+    profile = profile or current_profile()
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {DATASETS}")
+    if n is not None and n <= 0:
+        raise ValueError(f"n must be positive, not {n}")
+    if profile == "full":
+        ds = _load_official(name, split)
+        if n is not None and n < len(ds):
+            idx = np.sort(np.random.default_rng(0).permutation(len(ds))[:n])
+            ds = ImageSet(name, split, ds.x[idx], ds.y[idx], ds.source)
+        return ds
+    b, key = _bundle(), f"{name}__{split}"
+    if f"{key}__x" not in b:
+        raise DataError(f"{name}/{split} is not in the bundled subsets (colour sets are not): it is "
+                        f"available in the full profile only (VAEBOOK_PROFILE=full, with a network).")
+    x, y = b[f"{key}__x"], b[f"{key}__y"]
+    if n is not None and n > len(x):
+        raise DataError(f"{name}/{split}: {n} images asked for, the bundle has {len(x)}. Use n <= {len(x)} "
+                        f"or the full profile.")
+    return ImageSet(name, split, x[:n], y[:n], f"bundled subset of the official files ({BUNDLE.name})")
+
+
+def to_tensor(x: np.ndarray) -> torch.Tensor:
+    """uint8 images ``(N, H, W)`` or ``(N, H, W, 3)`` -> float32 in [0, 1], ``(N, C, H, W)``."""
+    t = torch.from_numpy(np.ascontiguousarray(x)).float().div_(255)
+    return t.unsqueeze(1) if t.ndim == 3 else t.permute(0, 3, 1, 2).contiguous()
+
+
+def binarize(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Stochastic binarisation: each pixel is 1 with probability equal to its intensity."""
+    return torch.bernoulli(x, generator=generator)
+
+
+def dequantize(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Uniform dequantisation of 8-bit images in [0, 1]: (255·x + u) / 256, u ~ U[0, 1)."""
+    return (x * 255 + torch.rand(x.shape, generator=generator)) / 256
+
+
+def hflip(x: torch.Tensor) -> torch.Tensor:
+    """Mirror images left-right (the PAE paper's h-flip outliers)."""
+    return x.flip(-1)
+
+
+def vflip(x: torch.Tensor) -> torch.Tensor:
+    """Mirror images upside-down (the PAE paper's v-flip outliers)."""
+    return x.flip(-2)
+
+
+def two_gaussians(n: int, dim: int = 2, shift: float = 3.5, var: tuple[float, float] = (0.5, 1.0),
+                  generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Kamoi & Kobayashi's toy data (App. C): an equal mixture of N(±shift·e₁, diag(v₁, v₂, …, v₂)).
+
+    Returns points ``(n, dim)`` and their component (0 for −, 1 for +).
+    """
+    if dim < 1 or n < 1:
+        raise ValueError(f"need n >= 1 and dim >= 1, got n={n}, dim={dim}")
+    c = torch.randint(0, 2, (n,), generator=generator)
+    std = torch.full((dim,), var[1] ** 0.5)
+    std[0] = var[0] ** 0.5
+    x = torch.randn(n, dim, generator=generator) * std
+    x[:, 0] += shift * (2 * c - 1)
+    return x, c
+
+
+def ood_gaussian(n: int, dim: int = 2, var: float = 0.01, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Kamoi & Kobayashi's OOD points: N(0, var·I), between the two data modes."""
+    return torch.randn(n, dim, generator=generator) * var ** 0.5

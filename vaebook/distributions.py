@@ -1,0 +1,251 @@
+"""Densities of the book, all :class:`torch.distributions.Distribution` objects.
+
+Priors and likelihoods are small ``nn.Module`` s that *return* distributions
+(zuko's lazy distributions): their parameters and buffers move with
+``.to(device)``, and the VAE's ELBO is then simply
+``p_x.log_prob(x) + p_z.log_prob(z) - q_z.log_prob(z)``.
+
+Used in: every chapter (VAE core, chapter 1).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+from torch.distributions import (Bernoulli as _Bernoulli, Categorical, Distribution, Gamma, Independent,
+                                 MixtureSameFamily, Normal, constraints)
+
+__all__ = ["GeneralizedNormal", "QuantizedNormal", "PixelCategorical", "StandardNormal", "ShiftedNormal",
+           "GaussianMixture", "GeneralizedGaussianMixture", "Bernoulli", "Gaussian", "Categorical256",
+           "DiscretizedGaussian", "two_mode_means"]
+
+
+class GeneralizedNormal(Distribution):
+    r"""Generalized normal density (Kamoi & Kobayashi eq. 3; ``scipy.stats.gennorm``).
+
+    .. math:: p(x) = \frac{\beta}{2\alpha\Gamma(1/\beta)} \exp\left(-\left|\frac{x-\mu}{\alpha}\right|^\beta\right)
+
+    β = 2 is a Gaussian, β → ∞ approaches a uniform box. :meth:`unit_variance`
+    sets α = √(Γ(1/β)/Γ(3/β)) so that the variance is 1, as the paper does.
+    """
+
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive, "beta": constraints.positive}
+    support = constraints.real
+    has_rsample = True
+
+    def __init__(self, loc, scale, beta, validate_args=None):
+        self.loc, self.scale, self.beta = torch.broadcast_tensors(*(torch.as_tensor(v, dtype=torch.get_default_dtype())
+                                                                    for v in (loc, scale, beta)))
+        super().__init__(self.loc.shape, validate_args=validate_args)
+
+    @classmethod
+    def unit_variance(cls, loc, beta) -> "GeneralizedNormal":
+        beta = torch.as_tensor(beta, dtype=torch.get_default_dtype())
+        return cls(loc, torch.exp(0.5 * (torch.lgamma(1 / beta) - torch.lgamma(3 / beta))), beta)
+
+    @property
+    def mean(self) -> Tensor:
+        return self.loc
+
+    @property
+    def variance(self) -> Tensor:
+        return self.scale ** 2 * torch.exp(torch.lgamma(3 / self.beta) - torch.lgamma(1 / self.beta))
+
+    def log_prob(self, x: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(x)
+        return (torch.log(self.beta) - math.log(2) - torch.log(self.scale) - torch.lgamma(1 / self.beta)
+                - (torch.abs(x - self.loc) / self.scale) ** self.beta)
+
+    def rsample(self, sample_shape=torch.Size()) -> Tensor:
+        # |x - μ| / α ~ Gamma(1/β, 1)^(1/β), with a random sign
+        shape = self._extended_shape(sample_shape)
+        g = Gamma(1 / self.beta, torch.ones_like(self.beta)).rsample(sample_shape)
+        sign = torch.randint(0, 2, shape, device=self.loc.device) * 2 - 1
+        return self.loc + sign * self.scale * g ** (1 / self.beta)
+
+
+class QuantizedNormal(Distribution):
+    """A normal density integrated over the 256 bins of an 8-bit pixel in [0, 1].
+
+    P(x = k/255) = Φ((k + ½)/255) − Φ((k − ½)/255), the first and last bins
+    reaching to ∓∞ so the 256 probabilities sum to 1: a *discrete* likelihood,
+    the "quantized Gaussian" of the negative-sampling paper and Rosca et al.
+    """
+
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    support = constraints.unit_interval
+
+    def __init__(self, loc: Tensor, scale: Tensor, validate_args=None):
+        self.loc, self.scale = torch.broadcast_tensors(loc, scale)
+        super().__init__(self.loc.shape, validate_args=validate_args)
+
+    @property
+    def mean(self) -> Tensor:
+        return self.loc.clamp(0, 1)
+
+    def log_prob(self, x: Tensor) -> Tensor:
+        k = torch.round(x * 255)
+        std = Normal(0.0, 1.0)
+        upper = ((k + 0.5) / 255 - self.loc) / self.scale
+        lower = ((k - 0.5) / 255 - self.loc) / self.scale
+        upper = torch.where(k >= 255, torch.full_like(upper, float("inf")), upper)
+        lower = torch.where(k <= 0, torch.full_like(lower, float("-inf")), lower)
+        # log(Φ(u) − Φ(l)), computed on the side of the median where it does not cancel
+        flip = lower > 0
+        u, l = torch.where(flip, -lower, upper), torch.where(flip, -upper, lower)
+        log_cdf_u, log_cdf_l = torch.special.log_ndtr(u), torch.special.log_ndtr(l)
+        diff = log_cdf_u + torch.log1p(-torch.exp((log_cdf_l - log_cdf_u).clamp(max=-1e-12)))
+        # far in a tail both CDFs underflow: fall back to the density times the bin width
+        mid = ((k / 255) - self.loc) / self.scale
+        approx = std.log_prob(mid) - torch.log(self.scale) - math.log(255)
+        return torch.where(torch.isfinite(diff) & (diff > -30), diff, approx)
+
+    def sample(self, sample_shape=torch.Size()) -> Tensor:
+        with torch.no_grad():
+            y = Normal(self.loc, self.scale).sample(sample_shape)
+            return torch.round(y.clamp(0, 1) * 255) / 255
+
+
+class PixelCategorical(Distribution):
+    """A 256-way categorical over an 8-bit pixel value x ∈ {0, 1/255, …, 1} (Kamoi & Kobayashi)."""
+
+    arg_constraints = {"logits": constraints.real}
+    support = constraints.unit_interval
+
+    def __init__(self, logits: Tensor, validate_args=None):
+        self.logits = logits  # (..., 256)
+        self._cat = Categorical(logits=logits)
+        super().__init__(logits.shape[:-1], validate_args=validate_args)
+
+    @property
+    def mean(self) -> Tensor:
+        levels = torch.arange(256, device=self.logits.device, dtype=self.logits.dtype) / 255
+        return (self._cat.probs * levels).sum(-1)
+
+    def log_prob(self, x: Tensor) -> Tensor:
+        return self._cat.log_prob(torch.round(x * 255).long())
+
+    def sample(self, sample_shape=torch.Size()) -> Tensor:
+        return self._cat.sample(sample_shape).float() / 255
+
+
+# ---------------------------------------------------------------------------------------- priors
+class StandardNormal(nn.Module):
+    """p(z) = N(0, I)."""
+
+    def __init__(self, latent_dim: int):
+        super().__init__()
+        self.register_buffer("loc", torch.zeros(latent_dim))
+
+    def forward(self, component: Tensor | None = None) -> Distribution:
+        """The prior; ``component`` labels are accepted and ignored (one mode serves all)."""
+        return Independent(Normal(self.loc, torch.ones_like(self.loc)), 1)
+
+
+class ShiftedNormal(StandardNormal):
+    """p̄(z) = N(s·1, I): the negative prior of the negative-sampling paper (s = 8 for grey images)."""
+
+    def __init__(self, latent_dim: int, shift: float):
+        super().__init__(latent_dim)
+        self.loc.fill_(shift)
+
+
+def two_mode_means(latent_dim: int, distance: float) -> Tensor:
+    """Means (±d/2, 0, …, 0) of Kamoi & Kobayashi's bimodal priors, shape ``(2, latent_dim)``."""
+    means = torch.zeros(2, latent_dim)
+    means[:, 0] = torch.tensor([-distance / 2, distance / 2])
+    return means
+
+
+class _Mixture(nn.Module):
+    """A uniform mixture of unit-variance components at ``means`` ``(K, D)``.
+
+    ``forward()`` is the mixture; ``forward(component)`` with a label per
+    example ``(B,)`` is each example's own component, which is how Kamoi &
+    Kobayashi train (§4): each input is scored under its assigned mode.
+    """
+
+    def __init__(self, means: Tensor):
+        super().__init__()
+        self.register_buffer("means", torch.as_tensor(means, dtype=torch.get_default_dtype()))
+
+    def component(self, loc: Tensor) -> Distribution:
+        raise NotImplementedError
+
+    def forward(self, component: Tensor | None = None) -> Distribution:
+        if component is not None:
+            return self.component(self.means[component])
+        k = self.means.shape[0]
+        return MixtureSameFamily(Categorical(logits=torch.zeros(k, device=self.means.device)),
+                                 self.component(self.means))
+
+
+class GaussianMixture(_Mixture):
+    """p(z) = (1/K) Σ_k N(z; m_k, I)."""
+
+    def component(self, loc: Tensor) -> Distribution:
+        return Independent(Normal(loc, torch.ones_like(loc)), 1)
+
+
+class GeneralizedGaussianMixture(_Mixture):
+    """p(z) = (1/K) Σ_k Π_d GN(z_d; m_kd, α(β), β), unit variance per dimension (Kamoi eq. 3)."""
+
+    def __init__(self, means: Tensor, beta: float = 4.0):
+        super().__init__(means)
+        self.beta = float(beta)
+
+    def component(self, loc: Tensor) -> Distribution:
+        return Independent(GeneralizedNormal.unit_variance(loc, torch.full_like(loc, self.beta)), 1)
+
+
+# ----------------------------------------------------------------------------------- likelihoods
+class Bernoulli(nn.Module):
+    """p(x|z) = Π Bernoulli(x_i; σ(h_i)). On grey levels (not binarised) this is the usual cross-entropy
+    score of the papers, not a normalised density; bits/dim then measure that score."""
+
+    discrete, params = True, 1
+
+    def forward(self, h: Tensor) -> Distribution:
+        return Independent(_Bernoulli(logits=h, validate_args=False), 3)
+
+
+class Gaussian(nn.Module):
+    """p(x|z) = N(x; h, σ²I) with σ fixed (``sigma``) or learned (one scalar, ``sigma=None``)."""
+
+    discrete, params = False, 1
+
+    def __init__(self, sigma: float | None = None, min_sigma: float = 1e-2):
+        super().__init__()
+        self.fixed, self.min_sigma = sigma, min_sigma
+        self.log_sigma = nn.Parameter(torch.zeros(())) if sigma is None else None
+
+    def sigma(self) -> Tensor:
+        if self.fixed is not None:
+            return torch.tensor(self.fixed)
+        return self.log_sigma.exp().clamp(min=self.min_sigma)
+
+    def forward(self, h: Tensor) -> Distribution:
+        return Independent(Normal(h, self.sigma().to(h)), 3)
+
+
+class Categorical256(nn.Module):
+    """p(x|z): a 256-way categorical per pixel; the decoder gives 256 logits per channel."""
+
+    discrete, params = True, 256
+
+    def forward(self, h: Tensor) -> Distribution:
+        b, c256, hh, ww = h.shape
+        logits = h.view(b, c256 // 256, 256, hh, ww).permute(0, 1, 3, 4, 2)
+        return Independent(PixelCategorical(logits), 3)
+
+
+class DiscretizedGaussian(nn.Module):
+    """p(x|z): a quantized normal per pixel; the decoder gives a mean and a log-scale per channel."""
+
+    discrete, params = True, 2
+
+    def forward(self, h: Tensor) -> Distribution:
+        loc, log_scale = h.chunk(2, dim=1)
+        return Independent(QuantizedNormal(loc, log_scale.clamp(-7, 2).exp()), 3)

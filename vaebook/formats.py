@@ -1,0 +1,158 @@
+"""Readers for the official file formats of the book's datasets.
+
+Every reader returns ``uint8`` images, ``(N, H, W)`` for grey sets and
+``(N, H, W, 3)`` for colour sets, and ``int64`` labels ``(N,)``. A file that is
+missing, truncated or not in the expected format raises :class:`DataError`
+with a message that names the file and the fix.
+
+Used in: every chapter, through :mod:`vaebook.data`.
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import pickle
+import tarfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["DataError", "read_idx", "write_idx", "read_omniglot_zip", "read_cifar10",
+           "read_svhn_mat", "read_npz"]
+
+
+class DataError(RuntimeError):
+    """A data file is missing, corrupt or of the wrong format. The message says how to fix it."""
+
+
+_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def _open(path: Path) -> bytes:
+    if not path.exists():
+        raise DataError(f"{path} does not exist.")
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as f:
+                return f.read()
+        return path.read_bytes()
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        raise DataError(f"{path} is corrupt or truncated ({e}). Delete it and download it again.") from e
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Read an IDX file (LeCun's MNIST format), gzipped or not.
+
+    The header is two zero bytes, a type code, the number of dimensions and one
+    big-endian ``int32`` per dimension; the data follow in row-major order.
+    EMNIST stores its images transposed: :func:`vaebook.data.load` undoes that.
+    """
+    path = Path(path)
+    raw = _open(path)
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
+        raise DataError(f"{path} is not an IDX file (bad magic number). Replace it with the official file.")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    shape = tuple(int(d) for d in np.frombuffer(raw, ">i4", count=ndim, offset=4)) if len(raw) >= header else ()
+    dtype = np.dtype(_IDX_DTYPES[raw[2]])
+    expected = header + int(np.prod(shape)) * dtype.itemsize if shape else -1
+    if len(raw) != expected:
+        raise DataError(f"{path} is truncated or padded: expected {expected} bytes for shape {shape}, "
+                        f"found {len(raw)}. Delete it and download it again.")
+    return np.frombuffer(raw, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def write_idx(path: str | Path, array: np.ndarray) -> None:
+    """Write ``array`` as an IDX file (gzipped when the name ends in ``.gz``). Used by the tests."""
+    code = {np.dtype(np.uint8): 0x08, np.dtype(np.int32): 0x0C}[array.dtype]
+    header = bytes([0, 0, code, array.ndim]) + np.asarray(array.shape, ">i4").tobytes()
+    body = header + np.ascontiguousarray(array).astype(array.dtype.newbyteorder(">")).tobytes()
+    path = Path(path)
+    if path.suffix == ".gz":
+        with gzip.open(path, "wb") as f:
+            f.write(body)
+    else:
+        path.write_bytes(body)
+
+
+def read_omniglot_zip(path: str | Path, size: int = 28) -> tuple[np.ndarray, np.ndarray]:
+    """Read Omniglot's ``images_background.zip`` or ``images_evaluation.zip``.
+
+    The official images are 105×105 black strokes on white. We invert them to
+    white on black (as MNIST) and resize them to ``size``×``size`` with a box
+    filter, the usual preparation for 28×28 OOD experiments. Labels are the
+    alphabet index (alphabets sorted by name).
+    """
+    from PIL import Image
+
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path} does not exist.")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = sorted(n for n in zf.namelist() if n.endswith(".png"))
+            if not names:
+                raise DataError(f"{path} holds no PNG images: is it the official Omniglot zip?")
+            alphabets = sorted({n.split("/")[1] for n in names})
+            index = {a: i for i, a in enumerate(alphabets)}
+            x = np.empty((len(names), size, size), np.uint8)
+            y = np.empty(len(names), np.int64)
+            for i, name in enumerate(names):
+                img = Image.open(io.BytesIO(zf.read(name))).convert("L")
+                if img.size != (size, size):
+                    img = img.resize((size, size), Image.Resampling.BOX)
+                x[i] = 255 - np.asarray(img, np.uint8)
+                y[i] = index[name.split("/")[1]]
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
+        raise DataError(f"{path} is corrupt or truncated ({e}). Delete it and download it again.") from e
+    return x, y
+
+
+def read_cifar10(path: str | Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Read CIFAR-10's python batches from ``cifar-10-python.tar.gz`` (``split``: train or test)."""
+    path = Path(path)
+    wanted = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
+    if not path.exists():
+        raise DataError(f"{path} does not exist.")
+    xs, ys = [], []
+    try:
+        with tarfile.open(path) as tf:
+            members = {Path(m.name).name: m for m in tf.getmembers()}
+            for name in wanted:
+                if name not in members:
+                    raise DataError(f"{path} has no member {name}: is it the official CIFAR-10 archive?")
+                d = pickle.load(tf.extractfile(members[name]), encoding="bytes")
+                xs.append(np.asarray(d[b"data"], np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
+                ys.append(np.asarray(d[b"labels"], np.int64))
+    except (tarfile.TarError, OSError, EOFError, pickle.UnpicklingError) as e:
+        raise DataError(f"{path} is corrupt or truncated ({e}). Delete it and download it again.") from e
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def read_svhn_mat(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read SVHN's cropped-digit ``.mat`` file; label 10 (digit 0) becomes 0."""
+    from scipy.io import loadmat
+
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path} does not exist.")
+    try:
+        d = loadmat(path)
+        x = np.asarray(d["X"], np.uint8).transpose(3, 0, 1, 2)  # (32, 32, 3, N) -> (N, 32, 32, 3)
+        y = np.asarray(d["y"], np.int64).ravel() % 10
+    except (ValueError, KeyError, OSError, TypeError) as e:
+        raise DataError(f"{path} is corrupt or not the official SVHN file ({e}). Delete it and download it again.") from e
+    return x, y
+
+
+def read_npz(path: str | Path, key: str = "x") -> np.ndarray:
+    """Read one array from a ``.npz`` file (the partial KMNIST/EMNIST copies in ``../shared``)."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path} does not exist.")
+    try:
+        with np.load(path) as f:
+            return np.asarray(f[key])
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+        raise DataError(f"{path} is corrupt or lacks '{key}' ({e}).") from e

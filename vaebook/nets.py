@@ -1,0 +1,91 @@
+"""Plain ``nn.Module`` networks for 28×28 images. They map tensors to tensors; what the numbers mean
+(posterior parameters, likelihood parameters) is decided by :mod:`vaebook.vae`.
+
+Used in: every chapter that trains a VAE or an autoencoder.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["MLP", "MLPEncoder", "MLPDecoder", "ConvEncoder", "ConvDecoder"]
+
+
+class MLP(nn.Sequential):
+    """Linear layers of ``sizes`` with ``activation`` between them (none after the last)."""
+
+    def __init__(self, sizes: Sequence[int], activation: type[nn.Module] = nn.ReLU):
+        layers: list[nn.Module] = []
+        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+            layers.append(nn.Linear(a, b))
+            if i < len(sizes) - 2:
+                layers.append(activation())
+        super().__init__(*layers)
+
+
+class MLPEncoder(nn.Module):
+    """Image ``(B, C, H, W)`` -> ``(B, out)`` through hidden layers, e.g. Bozkurt's shallow ``(400,)``
+    and deep ``(400, 200, 100)``. ``out`` is ``2·latent_dim`` for a Gaussian posterior."""
+
+    def __init__(self, in_shape: Sequence[int], hidden: Sequence[int], out: int):
+        super().__init__()
+        self.net = MLP([math.prod(in_shape), *hidden, out])
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x.flatten(1))
+
+
+class MLPDecoder(nn.Module):
+    """Latent ``(B, D)`` -> ``(B, channels, H, W)`` through hidden layers (the encoder's, reversed)."""
+
+    def __init__(self, latent_dim: int, hidden: Sequence[int], out_shape: Sequence[int]):
+        super().__init__()
+        self.out_shape = tuple(out_shape)
+        self.net = MLP([latent_dim, *hidden, math.prod(out_shape)])
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.net(z).view(-1, *self.out_shape)
+
+
+class ConvEncoder(nn.Module):
+    """Rosca et al. (2018) App. K, Table 4, as used by the negative-sampling paper for 28×28 images.
+
+    Five 5×5 convolutions (strides 2, 1, 2, 1, 2; 8, 16, 32, 64, 64 maps) with
+    leaky ReLUs of slope 0.2, then a linear layer to ``out``. Batch norm is
+    left out so that a test image's score never depends on its batch.
+    """
+
+    def __init__(self, out: int, in_channels: int = 1, width: int = 1):
+        super().__init__()
+        maps, strides, layers, c = [8, 16, 32, 64, 64], [2, 1, 2, 1, 2], [], in_channels
+        for m, s in zip(maps, strides):
+            layers += [nn.Conv2d(c, m * width, 5, s, padding=2), nn.LeakyReLU(0.2)]
+            c = m * width
+        self.features = nn.Sequential(*layers)  # 28 -> 14 -> 14 -> 7 -> 7 -> 4
+        self.head = nn.Linear(c * 4 * 4, out)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.features(x).flatten(1))
+
+
+class ConvDecoder(nn.Module):
+    """Rosca et al. (2018) App. K, Table 5: linear to 64×7×7 (3136), then 5×5 transposed convolutions
+    (strides 2, 1, 2; 64, 32, ``channels`` maps) with ReLUs: ``(B, D) -> (B, channels, 28, 28)``."""
+
+    def __init__(self, latent_dim: int, channels: int = 1, width: int = 1):
+        super().__init__()
+        w = width
+        self.linear = nn.Linear(latent_dim, 64 * w * 7 * 7)
+        self.net = nn.Sequential(
+            nn.ReLU(),
+            nn.ConvTranspose2d(64 * w, 64 * w, 5, 2, padding=2, output_padding=1), nn.ReLU(),  # 7 -> 14
+            nn.ConvTranspose2d(64 * w, 32 * w, 5, 1, padding=2), nn.ReLU(),                   # 14 -> 14
+            nn.ConvTranspose2d(32 * w, channels, 5, 2, padding=2, output_padding=1),          # 14 -> 28
+        )
+        self.w = w
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.net(self.linear(z).view(-1, 64 * self.w, 7, 7))

@@ -1,0 +1,130 @@
+"""Training that knows nothing about the model (minGPT's trainer idea), and a cache of trained models.
+
+:func:`fit` runs minibatch SGD on any ``loss(batch) -> scalar``; :func:`train_or_load`
+trains a model once per full configuration (and version of the model code) and
+re-uses the checkpoint in every later build.
+
+Used in: every chapter that trains.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from functools import partial
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from .profiles import progress
+
+__all__ = ["fit", "train_or_load", "cache_dir", "config_key", "optimizer"]
+
+# Modules whose code decides what a trained model is: editing one invalidates the cache.
+MODEL_MODULES = ("distributions", "nets", "vae", "train", "flows", "pae")
+
+
+def optimizer(name: str = "adam", **kwargs) -> Callable:
+    """An optimiser factory ``params -> Optimizer`` with a readable, hashable description."""
+    cls = {"adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop, "sgd": torch.optim.SGD}[name]
+    return partial(cls, **kwargs)
+
+
+def fit(loss: Callable[..., Tensor], params, data: Tensor | Sequence[Tensor], epochs: int, batch_size: int,
+        make_optimizer: Callable = optimizer("adam", lr=1e-3), generator: torch.Generator | None = None,
+        desc: str = "training") -> list[float]:
+    """Minimise ``loss(*batch)`` over ``epochs`` passes of shuffled minibatches of ``data``.
+
+    ``data`` is a tensor or a tuple of tensors of equal length (e.g. images
+    and labels), already on the model's device. Returns the mean loss of each
+    epoch. A NaN or infinite loss stops training with the step it happened at.
+    """
+    data = (data,) if isinstance(data, Tensor) else tuple(data)
+    n = len(data[0])
+    if n == 0 or any(len(d) != n for d in data):
+        raise ValueError(f"data must be non-empty tensors of equal length, got {[len(d) for d in data]}")
+    if epochs < 0 or batch_size < 1:
+        raise ValueError(f"need epochs >= 0 and batch_size >= 1, got {epochs}, {batch_size}")
+    opt = make_optimizer(params)
+    history, step = [], 0
+    bar = progress(total=epochs * -(-n // batch_size), desc=desc)
+    for epoch in range(epochs):
+        order = torch.randperm(n, generator=generator).to(data[0].device)
+        total = torch.zeros((), device=data[0].device)
+        for start in range(0, n, batch_size):
+            idx = order[start:start + batch_size]
+            value = loss(*(d[idx] for d in data))
+            if not torch.isfinite(value):
+                bar.close()
+                raise FloatingPointError(f"the loss became {value.item()} at step {step} (epoch {epoch}). "
+                                         f"Lower the learning rate, or check the data for NaNs and the "
+                                         f"likelihood's scale.")
+            opt.zero_grad(set_to_none=True)
+            value.backward()
+            opt.step()
+            total += value.detach() * len(idx)
+            step += 1
+            bar.update()
+        history.append(total.item() / n)
+        bar.set_postfix(loss=f"{history[-1]:.4g}")
+    bar.close()
+    return history
+
+
+def cache_dir() -> Path:
+    """``$VAEBOOK_CACHE``, else ``~/.cache/vaebook/models``."""
+    if os.environ.get("VAEBOOK_CACHE"):
+        return Path(os.environ["VAEBOOK_CACHE"])
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "vaebook" / "models"
+
+
+def _code_version() -> str:
+    h = hashlib.sha256()
+    here = Path(__file__).parent
+    for name in MODEL_MODULES:
+        if (here / f"{name}.py").exists():
+            h.update((here / f"{name}.py").read_bytes())
+    return h.hexdigest()[:12]
+
+
+def config_key(name: str, config: dict) -> str:
+    """A file name from ``name``, the full ``config`` (JSON-able, or with readable reprs) and the code version."""
+    blob = json.dumps({"name": name, "config": config, "code": _code_version()}, sort_keys=True, default=repr)
+    return f"{name}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
+
+
+def train_or_load(name: str, config: dict, build: Callable[[], nn.Module],
+                  train: Callable[[nn.Module], list[float]]) -> tuple[nn.Module, list[float]]:
+    """Return ``(model, history)``: loaded from the cache when this exact config was trained before,
+    else built with ``build()``, trained with ``train(model)`` and saved.
+
+    Checkpoints are written atomically and read with ``weights_only=True``; a
+    corrupt or mismatching checkpoint is retrained, never trusted.
+    """
+    path = cache_dir() / f"{config_key(name, config)}.pt"
+    model = build()
+    if path.exists():
+        try:
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+            model.load_state_dict(ckpt["state"])
+            return model.eval(), list(ckpt["history"])
+        except Exception as e:  # corrupt file, or weights of another shape
+            warnings.warn(f"cached model {path.name} could not be read ({type(e).__name__}); retraining it")
+            model = build()
+    history = train(model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".part")
+    os.close(fd)
+    try:
+        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        torch.save({"state": state, "history": [float(h) for h in history], "config": json.dumps(config, default=repr)}, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return model.eval(), history
