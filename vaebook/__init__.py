@@ -8,8 +8,8 @@ from .distributions import (Bernoulli, Categorical256, DiscretizedGaussian, Gaus
                             GeneralizedGaussianMixture, GeneralizedNormal, PixelCategorical, QuantizedNormal,
                             ShiftedNormal, StandardNormal, two_mode_means)
 from .metrics import auroc, batched, logsumexp_chunked
-from .nets import MLP, ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
-from .profiles import current_profile, device, pick, progress, seed_everything
+from .nets import MLP, ConvDecoder, ConvEncoder, ConvNets, MLPDecoder, MLPEncoder, MLPNets
+from .profiles import current_profile, set_profile, device, pick, progress, seed_everything
 from .results import read_results, record
 from .train import fit, optimizer, train_or_load
 from .vae import VAE, Decoder, Encoder, bits_per_dim

@@ -141,7 +141,7 @@ def read_svhn_mat(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         d = loadmat(path)
         x = np.asarray(d["X"], np.uint8).transpose(3, 0, 1, 2)  # (32, 32, 3, N) -> (N, 32, 32, 3)
         y = np.asarray(d["y"], np.int64).ravel() % 10
-    except (ValueError, KeyError, OSError, TypeError) as e:
+    except (ValueError, KeyError, OSError, TypeError, IndexError, NotImplementedError) as e:
         raise DataError(f"{path} is corrupt or not the official SVHN file ({e}). Delete it and download it again.") from e
     return x, y
 

@@ -11,7 +11,7 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
-__all__ = ["MLP", "MLPEncoder", "MLPDecoder", "ConvEncoder", "ConvDecoder"]
+__all__ = ["MLP", "MLPEncoder", "MLPDecoder", "ConvEncoder", "ConvDecoder", "MLPNets", "ConvNets"]
 
 
 class MLP(nn.Sequential):
@@ -89,3 +89,32 @@ class ConvDecoder(nn.Module):
 
     def forward(self, z: Tensor) -> Tensor:
         return self.net(self.linear(z).view(-1, 64 * self.w, 7, 7))
+
+
+class MLPNets:
+    """Encoder/decoder networks for a VAE on 28×28 images: MLPs with ``hidden`` layers (decoder reversed).
+
+    ``MLPNets((400,))`` is Bozkurt's shallow net, ``MLPNets((400, 200, 100))`` the deep one.
+    Calling it gives ``(encoder_net, decoder_net)`` for a latent size and likelihood.
+    """
+
+    def __init__(self, hidden: Sequence[int] = (512, 256), image_shape: Sequence[int] = (1, 28, 28)):
+        self.hidden, self.image_shape = tuple(hidden), tuple(image_shape)
+
+    def __call__(self, latent_dim: int, params: int) -> tuple[nn.Module, nn.Module]:
+        c, h, w = self.image_shape
+        return (MLPEncoder(self.image_shape, self.hidden, 2 * latent_dim),
+                MLPDecoder(latent_dim, self.hidden[::-1], (c * params, h, w)))
+
+    def __repr__(self) -> str:
+        return f"MLPNets(hidden={self.hidden})"
+
+
+class ConvNets:
+    """Rosca et al.'s App. K convolutional encoder and decoder (:class:`ConvEncoder`, :class:`ConvDecoder`)."""
+
+    def __call__(self, latent_dim: int, params: int) -> tuple[nn.Module, nn.Module]:
+        return ConvEncoder(2 * latent_dim), ConvDecoder(latent_dim, params)
+
+    def __repr__(self) -> str:
+        return "ConvNets()"

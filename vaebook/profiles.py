@@ -18,7 +18,7 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-__all__ = ["PROFILES", "current_profile", "pick", "device", "seed_everything", "progress", "show_progress"]
+__all__ = ["PROFILES", "current_profile", "set_profile", "pick", "device", "seed_everything", "progress", "show_progress"]
 
 PROFILES = ("smoke", "fast", "full")
 T = TypeVar("T")
@@ -31,6 +31,17 @@ def current_profile(profile: str | None = None) -> str:
         raise ValueError(f"unknown profile {p!r}: set VAEBOOK_PROFILE (or the notebook's `profile` "
                          f"parameter) to one of {PROFILES}")
     return p
+
+
+def set_profile(profile: str | None) -> str:
+    """Make ``profile`` (a notebook's parameter) the profile of this process; None keeps the current one.
+
+    Every later :func:`pick`, :func:`vaebook.load` and :func:`vaebook.record`
+    follows it. Returns the profile in force.
+    """
+    name = current_profile(profile)
+    os.environ["VAEBOOK_PROFILE"] = name
+    return name
 
 
 def pick(value: T | None, *, smoke: T, fast: T, full: T, profile: str | None = None) -> T:

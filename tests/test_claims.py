@@ -1,0 +1,61 @@
+"""Checks of the built fast book: the chapters' recorded numbers against the papers' claims, and the HTML.
+
+Run after ``make book`` (``make test`` does). Each claim is what the issue and
+the paper say should hold in the fast profile; a claim that does not hold fails
+the test, unless it is listed in KNOWN_FAILURES with the chapter's explanation.
+"""
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "_build" / "results"
+HTML = ROOT / "_build" / "html"
+pytestmark = pytest.mark.book
+
+CLAIMS = {
+    "01_ood_puzzle": [
+        ("Bernoulli bits/dim ranks MNIST as more typical (AUROC < 0.6; paper 0.46)", lambda r: r["auc_bpd_bernoulli"] < 0.6),
+        ("Gaussian bits/dim separates better than Bernoulli (paper 0.98 vs 0.46)",
+         lambda r: r["auc_bpd_gaussian"] > r["auc_bpd_bernoulli"] + 0.2),
+        ("Gaussian KL is backwards (AUROC < 0.5; paper 0.26)", lambda r: r["auc_kl_gaussian"] < 0.5),
+        ("a larger latent space does not fix the Bernoulli failure (Table 5)",
+         lambda r: all(v < 0.6 for k, v in r.items() if k.startswith("sweep_auc_bpd_"))),
+    ],
+}
+# (chapter, claim) -> why it does not reproduce; such a claim must keep failing (strict).
+KNOWN_FAILURES: dict[tuple[str, str], str] = {}
+
+
+def _results(chapter):
+    path = RESULTS / f"{chapter}.json"
+    if not path.exists():
+        pytest.fail(f"{path} is missing: build the book first (make book)")
+    meta = json.loads((RESULTS / f"{chapter}.meta.json").read_text())
+    assert meta["profile"] == "fast", "claims are checked on the fast build"
+    return json.loads(path.read_text())
+
+
+@pytest.mark.parametrize("chapter,claim,check", [(c, t, f) for c, cl in CLAIMS.items() for t, f in cl],
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_claim(chapter, claim, check):
+    r = _results(chapter)
+    if (chapter, claim) in KNOWN_FAILURES:
+        pytest.xfail(KNOWN_FAILURES[chapter, claim])
+    assert check(r), f"{chapter}: claim does not hold: {claim}\nrecorded: {r}"
+
+
+def test_every_chapter_page_was_built_without_errors():
+    pages = sorted((HTML / "notebooks").glob("*.html"))
+    assert {p.stem for p in pages} >= {p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
+    for page in pages:
+        text = page.read_text()
+        assert 'class="output stderr"' not in text, f"{page.name} shows stderr output (a warning or progress bar)"
+        assert "Traceback (most recent call last)" not in text, f"{page.name} shows a traceback"
+
+
+def test_data_page_shows_real_images():
+    text = (HTML / "notebooks" / "00_data.html").read_text()
+    assert len(re.findall(r"<img[^>]+\.png", text)) >= 2

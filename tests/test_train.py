@@ -1,0 +1,75 @@
+"""The training loop and the cache of trained models."""
+import pytest
+import torch
+from torch import nn
+
+import vaebook as vb
+from vaebook import train
+
+
+def test_fit_reduces_the_loss():
+    w = nn.Parameter(torch.tensor([5.0]))
+    x = torch.randn(256) + 2.0
+    hist = vb.fit(lambda b: ((b - w) ** 2).mean(), [w], x, epochs=30, batch_size=32,
+                  make_optimizer=vb.optimizer("sgd", lr=0.1), generator=torch.Generator().manual_seed(0))
+    assert hist[-1] < hist[0] and w.item() == pytest.approx(x.mean().item(), abs=0.1)
+
+
+def test_nan_loss_stops_with_the_step():
+    w = nn.Parameter(torch.tensor([1.0]))
+    calls = []
+
+    def loss(b):
+        calls.append(1)
+        return (b * w).sum() * (float("nan") if len(calls) == 4 else 1.0)
+
+    with pytest.raises(FloatingPointError, match=r"nan at step 3 \(epoch 1\)"):
+        vb.fit(loss, [w], torch.ones(10), epochs=3, batch_size=5)
+    assert len(calls) == 4
+
+
+def test_fit_rejects_bad_input():
+    with pytest.raises(ValueError, match="equal length"):
+        vb.fit(lambda a, b: a.sum(), [], (torch.ones(3), torch.ones(4)), 1, 2)
+    with pytest.raises(ValueError, match="batch_size"):
+        vb.fit(lambda a: a.sum(), [], torch.ones(3), 1, 0)
+
+
+def _model_and_counter():
+    calls = []
+
+    def build():
+        torch.manual_seed(0)
+        return nn.Linear(3, 2)
+
+    def fit_(model):
+        calls.append(1)
+        with torch.no_grad():
+            model.weight.add_(1.0)
+        return [1.0, 0.5]
+
+    return build, fit_, calls
+
+
+def test_train_or_load_trains_once_per_config():
+    build, fit_, calls = _model_and_counter()
+    m1, h1 = vb.train_or_load("t", {"a": 1}, build, fit_)
+    m2, h2 = vb.train_or_load("t", {"a": 1}, build, fit_)
+    assert len(calls) == 1 and h1 == h2 == [1.0, 0.5]
+    torch.testing.assert_close(m1.weight, m2.weight)
+    vb.train_or_load("t", {"a": 2}, build, fit_)
+    assert len(calls) == 2
+    assert train.config_key("t", {"a": 1}) != train.config_key("t", {"a": 2})
+    assert not list(train.cache_dir().glob("*.part"))
+
+
+def test_corrupt_checkpoint_is_retrained():
+    build, fit_, calls = _model_and_counter()
+    vb.train_or_load("t", {"a": 1}, build, fit_)
+    (path,) = train.cache_dir().glob("t-*.pt")
+    path.write_bytes(path.read_bytes()[:40])
+    with pytest.warns(UserWarning, match="retraining"):
+        m, _ = vb.train_or_load("t", {"a": 1}, build, fit_)
+    assert len(calls) == 2 and m.weight.min() > 0.0 - 1.0  # trained again, and saved again
+    vb.train_or_load("t", {"a": 1}, build, fit_)
+    assert len(calls) == 2
