@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 SHARED_DATA := $(wildcard ../shared/datasets)
 export VAEBOOK_DATA ?= $(if $(SHARED_DATA),$(abspath $(SHARED_DATA)),)
 BOOK_ENV := VAEBOOK_PROFILE=fast VAEBOOK_PROGRESS=0 VAEBOOK_CACHE=$(CURDIR)/_build/models \
-            VAEBOOK_RESULTS=$(CURDIR)/_build/results MPLBACKEND=agg
+            VAEBOOK_RESULTS=$(CURDIR)/_build/results
 
 .PHONY: book test unit notebooks claims full bench clean setup
 setup: $(STAMP)

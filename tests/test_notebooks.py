@@ -35,7 +35,7 @@ def test_runs_in_smoke_profile(path, tmp_path):
     import papermill as pm
 
     env = {"VAEBOOK_CACHE": str(tmp_path / "models"), "VAEBOOK_RESULTS": str(tmp_path / "results"),
-           "VAEBOOK_PROGRESS": "0", "MPLBACKEND": "agg"}
+           "VAEBOOK_PROGRESS": "0"}
     with pytest.MonkeyPatch.context() as mp:
         for k, v in env.items():
             mp.setenv(k, v)
