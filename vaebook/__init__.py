@@ -2,11 +2,12 @@
 
 Import it as ``import vaebook as vb``; the names below are the public API.
 """
-from . import data, metrics, plot, widgets
+from . import data, flows, metrics, plot, widgets
 from .data import DataError, ImageSet, load, to_tensor
 from .distributions import (Bernoulli, Categorical256, DiscretizedGaussian, Gaussian, GaussianMixture,
                             GeneralizedGaussianMixture, GeneralizedNormal, PixelCategorical, QuantizedNormal,
                             ShiftedNormal, StandardNormal, two_mode_means)
+from .flows import AffineCoupling, Flow, FlowDistribution, Permutation, Reverse, realnvp
 from .metrics import auroc, batched, logsumexp_chunked
 from .nets import MLP, ConvDecoder, ConvEncoder, ConvNets, MLPDecoder, MLPEncoder, MLPNets
 from .profiles import current_profile, set_profile, device, pick, progress, seed_everything
