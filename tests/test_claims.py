@@ -24,6 +24,16 @@ CLAIMS = {
         ("a larger latent space does not fix the Bernoulli failure (Table 5)",
          lambda r: all(v < 0.6 for k, v in r.items() if k.startswith("sweep_auc_bpd_"))),
     ],
+    "02_topology_mismatch": [
+        ("2D unimodal prior: OOD within a few (< 6) nats of in-distribution (paper −4.87 vs −3.25)",
+         lambda r: abs(r["flow2d_uni_ll_ood"] - r["flow2d_uni_ll_in"]) < 6),
+        ("2D bimodal prior: OOD at least 20 nats below in-distribution (paper −40.11)",
+         lambda r: r["flow2d_multi_ll_ood"] < r["flow2d_multi_ll_in"] - 20),
+        ("10D unimodal prior: OOD gets a higher mean log-likelihood than in-distribution",
+         lambda r: r["flow10d_uni_ll_ood"] > r["flow10d_uni_ll_in"]),
+        ("10D bimodal prior: OOD gets a lower mean log-likelihood than in-distribution",
+         lambda r: r["flow10d_multi_ll_ood"] < r["flow10d_multi_ll_in"]),
+    ],
 }
 # (chapter, claim) -> why it does not reproduce; such a claim must keep failing (strict).
 KNOWN_FAILURES: dict[tuple[str, str], str] = {}
