@@ -9,7 +9,7 @@ from .distributions import (Bernoulli, Categorical256, DiscretizedGaussian, Gaus
                             ShiftedNormal, StandardNormal, two_mode_means)
 from .flows import AffineCoupling, Flow, FlowDistribution, Permutation, Reverse, realnvp
 from .metrics import auroc, batched, logsumexp_chunked
-from .nets import MLP, ConvDecoder, ConvEncoder, ConvNets, MLPDecoder, MLPEncoder, MLPNets
+from .nets import MLP, ConvDecoder, ConvEncoder, ConvNets, KamoiDecoder, KamoiNets, MLPDecoder, MLPEncoder, MLPNets
 from .profiles import current_profile, set_profile, device, pick, progress, seed_everything
 from .results import read_results, record
 from .train import fit, optimizer, train_or_load

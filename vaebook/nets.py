@@ -11,7 +11,7 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
-__all__ = ["MLP", "MLPEncoder", "MLPDecoder", "ConvEncoder", "ConvDecoder", "MLPNets", "ConvNets"]
+__all__ = ["MLP", "MLPEncoder", "MLPDecoder", "ConvEncoder", "ConvDecoder", "MLPNets", "ConvNets", "KamoiDecoder", "KamoiNets"]
 
 
 class MLP(nn.Sequential):
@@ -58,11 +58,13 @@ class ConvEncoder(nn.Module):
     left out so that a test image's score never depends on its batch.
     """
 
-    def __init__(self, out: int, in_channels: int = 1, width: int = 1):
+    def __init__(self, out: int, in_channels: int = 1, width: int = 1, batch_norm: bool = False):
         super().__init__()
         maps, strides, layers, c = [8, 16, 32, 64, 64], [2, 1, 2, 1, 2], [], in_channels
         for m, s in zip(maps, strides):
-            layers += [nn.Conv2d(c, m * width, 5, s, padding=2), nn.LeakyReLU(0.2)]
+            layers.append(nn.Conv2d(c, m * width, 5, s, padding=2))
+            layers += [nn.BatchNorm2d(m * width)] if batch_norm else []
+            layers.append(nn.LeakyReLU(0.2))
             c = m * width
         self.features = nn.Sequential(*layers)  # 28 -> 14 -> 14 -> 7 -> 7 -> 4
         self.head = nn.Linear(c * 4 * 4, out)
@@ -89,6 +91,38 @@ class ConvDecoder(nn.Module):
 
     def forward(self, z: Tensor) -> Tensor:
         return self.net(self.linear(z).view(-1, 64 * self.w, 7, 7))
+
+
+class KamoiDecoder(nn.Module):
+    """Kamoi & Kobayashi App. B, Table 2(b): linear to 3136 = 64×7×7, transposed 5×5 convolutions with
+    batch norm and ReLU (64 maps stride 2, 32 maps stride 2, 64 maps stride 1), then a last transposed
+    convolution to ``channels`` (256 logits per pixel for their categorical likelihood).
+
+    The paddings printed in the paper do not give 28×28 outputs; we keep its channels and strides
+    and choose paddings that do (7 -> 14 -> 28 -> 28 -> 28).
+    """
+
+    def __init__(self, latent_dim: int, channels: int = 256):
+        super().__init__()
+        self.linear = nn.Linear(latent_dim, 64 * 7 * 7)
+        block = lambda i, o, s: [nn.ConvTranspose2d(i, o, 5, s, padding=2, output_padding=s - 1),
+                                 nn.BatchNorm2d(o), nn.ReLU()]
+        self.net = nn.Sequential(*block(64, 64, 2), *block(64, 32, 2), *block(32, 64, 1),
+                                 nn.ConvTranspose2d(64, channels, 5, 1, padding=2))
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.net(self.linear(z).view(-1, 64, 7, 7))
+
+
+class KamoiNets:
+    """Kamoi & Kobayashi App. B, Table 2: the convolutional encoder (Rosca's maps and strides, with
+    batch norm) and :class:`KamoiDecoder`."""
+
+    def __call__(self, latent_dim: int, params: int) -> tuple[nn.Module, nn.Module]:
+        return ConvEncoder(2 * latent_dim, batch_norm=True), KamoiDecoder(latent_dim, params)
+
+    def __repr__(self) -> str:
+        return "KamoiNets()"
 
 
 class MLPNets:
