@@ -10,7 +10,7 @@ from matplotlib import pyplot as plt
 
 from .metrics import roc_curve
 
-__all__ = ["image_grid", "show_images", "score_histograms", "roc_plot"]
+__all__ = ["figure", "image_grid", "show_images", "score_histograms", "roc_plot"]
 
 
 def image_grid(x, nrow: int = 10, pad: int = 1) -> np.ndarray:
