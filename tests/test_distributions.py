@@ -112,3 +112,14 @@ def test_categorical256_is_a_distribution_over_levels():
     assert p_x.event_shape == (1, 2, 2)
     d = vb.DiscretizedGaussian()(torch.randn(3, 2, 4, 4))
     assert d.log_prob(torch.rand(3, 1, 4, 4)).shape == (3,)
+
+
+def test_reprs_name_every_setting_so_cache_keys_differ():
+    from vaebook.train import config_key
+
+    settings = [vb.Gaussian(), vb.Gaussian(sigma=0.1), vb.StandardNormal(3), vb.ShiftedNormal(3, 8.0),
+                vb.GaussianMixture(vb.two_mode_means(2, 7.0)), vb.GaussianMixture(vb.two_mode_means(2, 20.0)),
+                vb.GeneralizedGaussianMixture(vb.two_mode_means(2, 7.0), beta=4.0),
+                vb.GeneralizedGaussianMixture(vb.two_mode_means(2, 7.0), beta=2.0)]
+    keys = {config_key("m", {"part": repr(m)}) for m in settings}
+    assert len(keys) == len(settings)

@@ -139,6 +139,9 @@ class StandardNormal(nn.Module):
         super().__init__()
         self.register_buffer("loc", torch.zeros(latent_dim))
 
+    def extra_repr(self) -> str:  # the repr is part of a trained model's cache key: it names every setting
+        return f"latent_dim={len(self.loc)}, loc={self.loc[0].item():g}"
+
     def forward(self, component: Tensor | None = None) -> Distribution:
         """The prior; ``component`` labels are accepted and ignored (one mode serves all)."""
         return Independent(Normal(self.loc, torch.ones_like(self.loc)), 1)
@@ -171,6 +174,9 @@ class _Mixture(nn.Module):
         super().__init__()
         self.register_buffer("means", torch.as_tensor(means, dtype=torch.get_default_dtype()))
 
+    def extra_repr(self) -> str:
+        return f"means={self.means.tolist()}"
+
     def component(self, loc: Tensor) -> Distribution:
         raise NotImplementedError
 
@@ -196,6 +202,9 @@ class GeneralizedGaussianMixture(_Mixture):
         super().__init__(means)
         self.beta = float(beta)
 
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, beta={self.beta:g}"
+
     def component(self, loc: Tensor) -> Distribution:
         return Independent(GeneralizedNormal.unit_variance(loc, torch.full_like(loc, self.beta)), 1)
 
@@ -220,6 +229,9 @@ class Gaussian(nn.Module):
         super().__init__()
         self.fixed, self.min_sigma = sigma, min_sigma
         self.log_sigma = nn.Parameter(torch.zeros(())) if sigma is None else None
+
+    def extra_repr(self) -> str:
+        return f"sigma={'learned' if self.fixed is None else f'{self.fixed:g}'}, min_sigma={self.min_sigma:g}"
 
     def sigma(self) -> Tensor:
         if self.fixed is not None:
