@@ -15,13 +15,13 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import vaebook.data as data  # noqa: E402
+from vaebook.files import atomic_path  # noqa: E402
 
 SEED = 20201120
 # dataset -> split -> images in the bundle (the fast profile's largest size)
@@ -79,15 +79,8 @@ def main() -> None:
             print(f"{name:15s} {split:5s} {n:6d} of {len(ds):6d}  ({ds.source})")
     arrays["provenance"] = np.array(json.dumps(prov))
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".npz")
-    os.close(fd)
-    try:
-        np.savez_compressed(tmp, **arrays)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_path(out) as tmp, open(tmp, "wb") as f:  # a file object: savez would add ".npz" to a name
+        np.savez_compressed(f, **arrays)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
 
 

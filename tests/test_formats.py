@@ -157,3 +157,14 @@ def test_svhn_mat(tmp_path):
     (tmp_path / "bad.mat").write_bytes(b"not a mat file at all")
     with pytest.raises(DataError):
         read_svhn_mat(tmp_path / "bad.mat")
+
+
+def test_emnist_archive_without_letters_is_a_clear_error(tmp_path, monkeypatch):
+    folder = tmp_path / "emnist-letters"
+    folder.mkdir()
+    with zipfile.ZipFile(folder / "gzip.zip", "w") as zf:
+        zf.writestr("gzip/emnist-digits-test-images-idx3-ubyte.gz", b"x")
+    monkeypatch.setenv("VAEBOOK_DATA", str(tmp_path))
+    with pytest.raises(DataError, match="not the official EMNIST archive"):
+        data.load("emnist-letters", "test", profile="full")
+    assert sorted(p.name for p in folder.iterdir()) == ["gzip.zip"]  # nothing half written

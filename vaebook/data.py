@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 import urllib.request
 import warnings
 import zipfile
@@ -28,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .files import atomic_path
 from .formats import DataError, read_cifar10, read_idx, read_npz, read_omniglot_zip, read_svhn_mat
 from .profiles import current_profile
 
@@ -130,21 +130,15 @@ def download(name: str, filename: str, root: Path | None = None, timeout: float 
     folder.mkdir(parents=True, exist_ok=True)
     target, errors = folder / filename, []
     for mirror in mirrors:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{filename}.", suffix=".part")
         try:
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(mirror + filename, timeout=timeout) as r:
-                shutil.copyfileobj(r, out, 1 << 20)
-            got = _md5(Path(tmp))
-            if got != md5:
-                errors.append(f"{mirror + filename}: checksum {got}, expected {md5}")
-                continue
-            os.replace(tmp, target)
+            with atomic_path(target) as tmp:
+                with open(tmp, "wb") as out, urllib.request.urlopen(mirror + filename, timeout=timeout) as r:
+                    shutil.copyfileobj(r, out, 1 << 20)
+                if (got := _md5(tmp)) != md5:
+                    raise ValueError(f"checksum {got}, expected {md5}")
             return target
-        except OSError as e:
+        except (OSError, ValueError) as e:
             errors.append(f"{mirror + filename}: {e}")
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
     raise DataError(f"Could not download {filename} for {name}:\n  " + "\n  ".join(errors) +
                     f"\nPut the official file (MD5 {md5}) at {target} by hand, or set VAEBOOK_DATA to a "
                     f"folder that has {name}/{filename}. Without a network, use the 'fast' profile "
@@ -192,12 +186,15 @@ def _load_emnist_letters(split: str) -> ImageSet:
                 x, y = read_npz(folder / partial, "x"), read_npz(folder / partial, "y")
             return ImageSet("emnist-letters", split, x.transpose(0, 2, 1).copy(), y.astype(np.int64) - 1,
                             f"official images, partial ({partial})")
-        with zipfile.ZipFile(_find("emnist-letters", "gzip.zip", fetch="gzip.zip")) as zf:
-            for member in (images, labels):
-                fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
-                with os.fdopen(fd, "wb") as out:
-                    out.write(zf.read(f"gzip/{member}"))
-                os.replace(tmp, folder / member)
+        archive = _find("emnist-letters", "gzip.zip", fetch="gzip.zip")
+        try:
+            with zipfile.ZipFile(archive) as zf:
+                for member in (images, labels):
+                    with atomic_path(folder / member) as tmp:
+                        tmp.write_bytes(zf.read(f"gzip/{member}"))
+        except (zipfile.BadZipFile, KeyError, OSError) as e:
+            raise DataError(f"{archive} is corrupt or not the official EMNIST archive ({e}). "
+                            f"Delete it and download it again.") from e
     x, y = read_idx(folder / images), read_idx(folder / labels)
     return ImageSet("emnist-letters", split, x.transpose(0, 2, 1).copy(), y.astype(np.int64) - 1,
                     f"official files ({folder})")

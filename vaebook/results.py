@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 
+from .files import atomic_path
 from .profiles import current_profile
 
 __all__ = ["results_dir", "record", "read_results"]
@@ -31,10 +31,8 @@ def results_dir() -> Path:
 
 
 def _write_json(path: Path, obj: dict) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".part")
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f, indent=1, sort_keys=True)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=1, sort_keys=True))
 
 
 def read_results(chapter: str) -> dict[str, float]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 from functools import partial
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
+from .files import atomic_path
 from .profiles import progress
 
 __all__ = ["fit", "train_or_load", "cache_dir", "config_key", "optimizer"]
@@ -117,14 +117,7 @@ def train_or_load(name: str, config: dict, build: Callable[[], nn.Module],
             warnings.warn(f"cached model {path.name} could not be read ({type(e).__name__}); retraining it")
             model = build()
     history = train(model)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".part")
-    os.close(fd)
-    try:
-        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    with atomic_path(path) as tmp:
         torch.save({"state": state, "history": [float(h) for h in history], "config": json.dumps(config, default=repr)}, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return model.eval(), history
