@@ -16,6 +16,8 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Distribution, Independent, Normal, kl_divergence
 
+from .metrics import logsumexp_chunked
+
 __all__ = ["Encoder", "Decoder", "VAE", "bits_per_dim"]
 
 
@@ -98,18 +100,18 @@ class VAE(nn.Module):
 
         .. math:: \log \frac{1}{K} \sum_k \frac{p(x|z_k) p(z_k)}{q(z_k|x)}, \quad z_k \sim q(z|x)
 
-        computed ``chunk`` samples at a time with a running log-sum-exp, so
+        computed ``chunk`` samples at a time (:func:`vaebook.logsumexp_chunked`), so
         memory stays at ``chunk × B`` decoded images whatever ``k`` is.
         """
         q_z, p_z = self.encoder(x), self.prior(component)
-        total = torch.full((x.shape[0],), -math.inf, device=x.device)
-        for start in range(0, k, chunk):
-            z = q_z.sample((min(chunk, k - start),))                                      # (S, B, D)
+
+        def log_w(samples: slice) -> Tensor:
+            z = q_z.sample((samples.stop - samples.start,))                                # (S, B, D)
             p_x = self.decoder(z.flatten(0, 1))
             log_px = p_x.log_prob(x.repeat(z.shape[0], *[1] * (x.ndim - 1))).view(z.shape[:2])
-            log_w = log_px + p_z.log_prob(z) - q_z.log_prob(z)                             # (S, B)
-            total = torch.logaddexp(total, torch.logsumexp(log_w, 0))
-        return total - math.log(k)
+            return (log_px + p_z.log_prob(z) - q_z.log_prob(z)).T                          # (B, S)
+
+        return logsumexp_chunked(log_w, k, chunk) - math.log(k)
 
     @torch.no_grad()
     def bits_per_dim(self, x: Tensor, k: int = 1, **kwargs) -> Tensor:
