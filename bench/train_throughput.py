@@ -91,7 +91,6 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     os.environ["VAEBOOK_PROGRESS"] = "0"  # measure the loop, not the progress bar
-    torch.set_num_threads(torch.get_num_threads())
     x = vb.load("fashion-mnist", "train", args.n, profile="fast").tensor()
     loops = [("bare", bare_loop), ("vaebook", vaebook_loop)]
     if importlib.util.find_spec("pythae") is not None:
