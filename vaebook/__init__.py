@@ -2,7 +2,7 @@
 
 Import it as ``import vaebook as vb``; the names below are the public API.
 """
-from . import data, flows, metrics, plot, widgets
+from . import data, flows, metrics, negative, plot, widgets
 from .data import DataError, ImageSet, load, to_tensor
 from .distributions import (Bernoulli, Categorical256, DiscretizedGaussian, Gaussian, GaussianMixture,
                             GeneralizedGaussianMixture, GeneralizedNormal, PixelCategorical, QuantizedNormal,

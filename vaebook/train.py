@@ -25,7 +25,7 @@ from .profiles import progress
 __all__ = ["fit", "train_or_load", "cache_dir", "config_key", "optimizer"]
 
 # Modules whose code decides what a trained model is: editing one invalidates the cache.
-MODEL_MODULES = ("distributions", "nets", "vae", "train", "flows", "pae")
+MODEL_MODULES = ("distributions", "nets", "vae", "train", "flows", "pae", "negative")
 
 
 def optimizer(name: str = "adam", **kwargs) -> Callable:
@@ -36,7 +36,7 @@ def optimizer(name: str = "adam", **kwargs) -> Callable:
 
 def fit(loss: Callable[..., Tensor], params, data: Tensor | Sequence[Tensor], epochs: int, batch_size: int,
         make_optimizer: Callable = optimizer("adam", lr=1e-3), generator: torch.Generator | None = None,
-        desc: str = "training") -> list[float]:
+        desc: str = "training", on_epoch: Callable[[int], None] | None = None) -> list[float]:
     """Minimise ``loss(*batch)`` over ``epochs`` passes of shuffled minibatches of ``data``.
 
     ``data`` is a tensor or a tuple of tensors of equal length (e.g. images
@@ -71,6 +71,8 @@ def fit(loss: Callable[..., Tensor], params, data: Tensor | Sequence[Tensor], ep
             bar.update()
         history.append(total.item() / n)
         bar.set_postfix(loss=f"{history[-1]:.4g}")
+        if on_epoch is not None:
+            on_epoch(epoch + 1)
     bar.close()
     return history
 
@@ -99,10 +101,12 @@ def config_key(name: str, config: dict) -> str:
 
 
 def train_or_load(name: str, config: dict, build: Callable[[], nn.Module],
-                  train: Callable[[nn.Module], list[float]]) -> tuple[nn.Module, list[float]]:
+                  train: Callable[[nn.Module], list[float] | dict]) -> tuple[nn.Module, list[float] | dict]:
     """Return ``(model, history)``: loaded from the cache when this exact config was trained before,
     else built with ``build()``, trained with ``train(model)`` and saved.
 
+    ``train`` returns the loss history, or a dict of anything ``torch.load(weights_only=True)``
+    can read back (lists, numbers, tensors), e.g. latents recorded during training.
     Checkpoints are written atomically and read with ``weights_only=True``; a
     corrupt or mismatching checkpoint is retrained, never trusted.
     """
@@ -112,12 +116,13 @@ def train_or_load(name: str, config: dict, build: Callable[[], nn.Module],
         try:
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
             model.load_state_dict(ckpt["state"])
-            return model.eval(), list(ckpt["history"])
+            return model.eval(), ckpt["history"]
         except Exception as e:  # corrupt file, or weights of another shape
             warnings.warn(f"cached model {path.name} could not be read ({type(e).__name__}); retraining it")
             model = build()
     history = train(model)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     with atomic_path(path) as tmp:
-        torch.save({"state": state, "history": [float(h) for h in history], "config": json.dumps(config, default=repr)}, tmp)
+        saved = history if isinstance(history, dict) else [float(h) for h in history]
+        torch.save({"state": state, "history": saved, "config": json.dumps(config, default=repr)}, tmp)
     return model.eval(), history

@@ -1,0 +1,127 @@
+"""Negative sampling: the negative KL term, the sources of negatives, and the adversarial scheme's gradients."""
+import math
+
+import pytest
+import torch
+from torch import nn
+
+import vaebook as vb
+from vaebook import negative as neg
+
+D = 3
+
+
+def small_vae(likelihood=None):
+    torch.manual_seed(0)
+    enc, dec = vb.MLPNets((16,))(D, 1)
+    return vb.VAE(vb.Encoder(enc), vb.Decoder(dec, likelihood or vb.Bernoulli()), vb.StandardNormal(D))
+
+
+def test_negative_kl_is_the_closed_form_for_a_shifted_gaussian():
+    vae, s = small_vae(), 8.0
+    x = torch.rand(5, 1, 28, 28)
+    q = vae.encoder(x)
+    mu, var = q.base_dist.loc, q.base_dist.scale ** 2
+    closed = 0.5 * (var + (mu - s) ** 2 - 1 - var.log()).sum(-1)
+    torch.testing.assert_close(neg.negative_kl(vae, x, vb.ShiftedNormal(D, s)), closed)
+    # and it is large for a posterior at the positive prior: about D·s²/2
+    assert neg.negative_kl(vae, x, vb.ShiftedNormal(D, s)).min() > 0.5 * D * s ** 2 * 0.5
+
+
+def _grads(loss, params):
+    return torch.autograd.grad(loss, params, allow_unused=True)
+
+
+def test_adversarial_gradients_route_each_term_to_one_network():
+    vae, neg_prior = small_vae(), vb.ShiftedNormal(D, 8.0)
+    x = torch.rand(8, 1, 28, 28)
+    z = torch.randn(8, D)
+    enc_p, dec_p = list(vae.encoder.parameters()), list(vae.decoder.parameters())
+
+    def total():
+        torch.manual_seed(1)  # the same ELBO sample in every evaluation
+        x_gen = vae.decoder(z).mean
+        return neg.adversarial_loss(vae, neg_prior)(x, x_gen=x_gen)
+
+    def encoder_loss():  # the paper's L_enc: x̂ is a constant negative
+        torch.manual_seed(1)
+        x_gen = vae.decoder(z).mean.detach()
+        return -vae.elbo(x).mean() + neg.negative_kl(vae, x_gen, neg_prior).mean()
+
+    def generator_loss():  # L_gen: the extra term through x̂, with the full encoder graph
+        torch.manual_seed(1)
+        x_gen = vae.decoder(z).mean
+        return -vae.elbo(x).mean() + vae._kl(vae.encoder(x_gen), vae.prior()).mean()
+
+    for got, want in zip(_grads(total(), enc_p), _grads(encoder_loss(), enc_p)):
+        torch.testing.assert_close(got, want)
+    for got, want in zip(_grads(total(), dec_p), _grads(generator_loss(), dec_p)):
+        torch.testing.assert_close(got, want)
+    # the generator's extra term alone: no gradient in the encoder, some in the generator
+    x_gen = vae.decoder(z).mean
+    g_enc = _grads(neg.generator_term(vae, x_gen).mean(), enc_p + dec_p)
+    assert all(g is None for g in g_enc[:len(enc_p)])
+    assert any(g is not None and g.abs().sum() > 0 for g in g_enc[len(enc_p):])
+    # the encoder's negative term alone: no gradient in the generator
+    g = _grads(neg.negative_kl(vae, x_gen.detach(), neg_prior).mean(), enc_p + dec_p)
+    assert all(gi is None for gi in g[len(enc_p):]) and any(gi is not None for gi in g[:len(enc_p)])
+
+
+def test_frozen_restores_requires_grad():
+    lin = nn.Linear(2, 2)
+    lin.bias.requires_grad_(False)
+    with neg.frozen(lin):
+        assert not any(p.requires_grad for p in lin.parameters())
+    assert lin.weight.requires_grad and not lin.bias.requires_grad
+
+
+def test_sources_give_negatives_of_the_batch_shape_in_range():
+    x = torch.rand(6, 1, 28, 28)
+    vae = small_vae()
+    aux = torch.zeros(10, 1, 28, 28)
+    for source in (neg.Auxiliary(aux), neg.UniformNoise(), neg.GaussianNoise(0.25), neg.ModelSamples(), neg.Adversarial()):
+        x_neg = source(x, vae)
+        assert x_neg.shape == x.shape and x_neg.min() >= 0 and x_neg.max() <= 1, repr(source)
+        assert not x_neg.requires_grad
+    assert (neg.GaussianNoise(0.25)(x, vae) - x).abs().max() > 0.01
+    with pytest.raises(ValueError, match="empty"):
+        neg.Auxiliary(aux[:0])
+    with pytest.raises(ValueError, match="positive"):
+        neg.GaussianNoise(0)
+
+
+def test_negative_sampling_pushes_negatives_to_the_negative_prior():
+    """A few steps of eq. (1) with uniform-noise negatives: their posteriors move towards s·1."""
+    vae, s = small_vae(), 4.0
+    x = torch.rand(256, 1, 28, 28) * 0.2
+    loss = neg.training_loss(vae, neg.UniformNoise(), vb.ShiftedNormal(D, s))
+    vb.fit(loss, vae.parameters(), x, epochs=30, batch_size=64, generator=torch.Generator().manual_seed(0))
+    noise_mu = vae.encoder(torch.rand(64, 1, 28, 28)).mean.mean().item()
+    data_mu = vae.encoder(x[:64]).mean.mean().item()
+    assert noise_mu > s / 2 > data_mu
+
+
+def test_spectral_normalize_bounds_all_but_the_last_layer():
+    enc, _ = vb.MLPNets((32, 32))(D, 1)
+    neg.spectral_normalize(enc)
+    linears = [m for m in enc.modules() if isinstance(m, nn.Linear)]
+    enc(torch.rand(4, 1, 28, 28))  # one power iteration per forward pass in training mode
+    for _ in range(20):
+        enc(torch.rand(4, 1, 28, 28))
+    for m in linears[:-1]:
+        assert torch.linalg.matrix_norm(m.weight, ord=2) < 1.1
+    assert not nn.utils.parametrize.is_parametrized(linears[-1])
+
+
+def test_training_loss_matches_the_source():
+    vae, p_neg = small_vae(), vb.ShiftedNormal(D, 8.0)
+    x = torch.rand(4, 1, 28, 28)
+    assert neg.training_loss(vae, None, p_neg) == vae.loss
+    torch.manual_seed(0)
+    plain = vae.loss(x)
+    torch.manual_seed(0)
+    with_negatives = neg.training_loss(vae, neg.UniformNoise(), p_neg)(x)
+    assert with_negatives > plain + 0.5 * D * 8.0 ** 2 * 0.5  # the negatives' KL to p̄ is large at init
+    torch.manual_seed(0)
+    adv = neg.training_loss(vae, neg.Adversarial(), p_neg)(x)
+    assert torch.isfinite(adv) and adv > plain
