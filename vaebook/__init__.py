@@ -2,7 +2,7 @@
 
 Import it as ``import vaebook as vb``; the names below are the public API.
 """
-from . import data, flows, metrics, negative, plot, widgets
+from . import aggregate, data, flows, metrics, negative, optimal_decoder, plot, ratio, widgets
 from .data import DataError, ImageSet, load, to_tensor
 from .distributions import (Bernoulli, Categorical256, DiscretizedGaussian, Gaussian, GaussianMixture,
                             GeneralizedGaussianMixture, GeneralizedNormal, PixelCategorical, QuantizedNormal,
@@ -13,6 +13,6 @@ from .nets import MLP, ConvDecoder, ConvEncoder, ConvNets, KamoiDecoder, KamoiNe
 from .profiles import current_profile, set_profile, device, pick, progress, seed_everything
 from .results import read_results, record
 from .train import fit, optimizer, train_or_load
-from .vae import VAE, Decoder, Encoder, bits_per_dim
+from .vae import VAE, Decoder, Encoder, FlowEncoder, bits_per_dim
 
 __version__ = "0.1.0"

@@ -87,19 +87,26 @@ class QuantizedNormal(Distribution):
 
     def log_prob(self, x: Tensor) -> Tensor:
         k = torch.round(x * 255)
-        std = Normal(0.0, 1.0)
         upper = ((k + 0.5) / 255 - self.loc) / self.scale
         lower = ((k - 0.5) / 255 - self.loc) / self.scale
         upper = torch.where(k >= 255, torch.full_like(upper, float("inf")), upper)
         lower = torch.where(k <= 0, torch.full_like(lower, float("-inf")), lower)
-        # log(Φ(u) − Φ(l)), computed on the side of the median where it does not cancel
+        # Φ(u) − Φ(l), computed on the side of the median where it does not cancel
         flip = lower > 0
         u, l = torch.where(flip, -lower, upper), torch.where(flip, -upper, lower)
+        p = torch.special.ndtr(u) - torch.special.ndtr(l)
+        log_p = torch.log(p.clamp(min=1e-30))
+        tail = p < 1e-6  # the few bins far in a tail: redo them in log space (slower, exact)
+        if tail.any():
+            log_p = log_p.index_put((tail,), self._log_mass_tail(u[tail], l[tail], k[tail], tail))
+        return log_p
+
+    def _log_mass_tail(self, u: Tensor, l: Tensor, k: Tensor, tail: Tensor) -> Tensor:
         log_cdf_u, log_cdf_l = torch.special.log_ndtr(u), torch.special.log_ndtr(l)
         diff = log_cdf_u + torch.log1p(-torch.exp((log_cdf_l - log_cdf_u).clamp(max=-1e-12)))
-        # far in a tail both CDFs underflow: fall back to the density times the bin width
-        mid = ((k / 255) - self.loc) / self.scale
-        approx = std.log_prob(mid) - torch.log(self.scale) - math.log(255)
+        # so far out that both CDFs underflow: the density at the bin's centre times its width
+        loc, scale = self.loc.expand_as(tail)[tail], self.scale.expand_as(tail)[tail]
+        approx = Normal(0.0, 1.0).log_prob((k / 255 - loc) / scale) - torch.log(scale) - math.log(255)
         return torch.where(torch.isfinite(diff) & (diff > -30), diff, approx)
 
     def sample(self, sample_shape=torch.Size()) -> Tensor:

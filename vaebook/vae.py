@@ -16,9 +16,10 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Distribution, Independent, Normal, kl_divergence
 
+from .flows import FlowDistribution
 from .metrics import logsumexp_chunked
 
-__all__ = ["Encoder", "Decoder", "VAE", "bits_per_dim"]
+__all__ = ["Encoder", "FlowEncoder", "Decoder", "VAE", "bits_per_dim"]
 
 
 class Encoder(nn.Module):
@@ -31,6 +32,19 @@ class Encoder(nn.Module):
     def forward(self, x: Tensor) -> Distribution:
         mu, pre = self.net(x).chunk(2, dim=-1)
         return Independent(Normal(mu, nn.functional.softplus(pre) + self.min_scale), 1)
+
+
+class FlowEncoder(Encoder):
+    """A flow posterior: the :class:`Encoder`'s Gaussian pushed through a flow shared by all inputs,
+    z = f⁻¹(z₀), z₀ ~ N(μ(x), diag σ²(x)), with f the ``transforms`` (e.g. ``vb.realnvp(...).transforms``).
+    Its KL to the prior has no closed form: the VAE estimates it by Monte Carlo."""
+
+    def __init__(self, net: nn.Module, transforms, min_scale: float = 1e-4):
+        super().__init__(net, min_scale)
+        self.transforms = nn.ModuleList(transforms)
+
+    def forward(self, x: Tensor) -> Distribution:
+        return FlowDistribution(self.transforms, super().forward(x))
 
 
 class Decoder(nn.Module):
