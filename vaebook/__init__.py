@@ -2,7 +2,7 @@
 
 Import it as ``import vaebook as vb``; the names below are the public API.
 """
-from . import aggregate, data, flows, metrics, negative, optimal_decoder, plot, ratio, widgets
+from . import aggregate, data, flows, frechet, metrics, negative, optimal_decoder, pae, plot, ratio, widgets
 from .data import DataError, ImageSet, load, to_tensor
 from .distributions import (Bernoulli, Categorical256, DiscretizedGaussian, Gaussian, GaussianMixture,
                             GeneralizedGaussianMixture, GeneralizedNormal, PixelCategorical, QuantizedNormal,
