@@ -53,6 +53,23 @@ CLAIMS = {
         ("noise negatives do not fix bits/dim (Table 3: 0.47, 0.44)",
          lambda r: max(r["auc_bpd_uniform_bernoulli"], r["auc_bpd_noise_bernoulli"]) < 0.7),
     ],
+    "05_probabilistic_autoencoder": [
+        ("latent density at K = 64 detects MNIST with AUROC >= 0.95 (paper 0.997)", lambda r: r["auroc_density_k64_mnist"] >= 0.95),
+        ("reconstruction error beats latent density at small K (K = 4, MNIST)",
+         lambda r: r["auroc_recon_k4_mnist"] > r["auroc_density_k4_mnist"]),
+        ("latent density beats reconstruction error at large K (K = 64, MNIST)",
+         lambda r: r["auroc_density_k64_mnist"] > r["auroc_recon_k64_mnist"]),
+        ("PAE samples beat the plain AE and the untuned VAE (Table 1 ordering)",
+         lambda r: r["frechet_pae"] < min(r["frechet_ae"], r["frechet_vae"])),
+    ],
+    "06_distribution_matching": [
+        ("0 <= avg KL - marginal KL <= log N (within 3 MC standard errors)",
+         lambda r: -3 * r["marginal_kl_se"] <= r["avg_kl"] - r["marginal_kl"] <= r["log_n"] + 3 * r["marginal_kl_se"]),
+        ("the marginal KL is far from zero: q(z) does not match p(z)", lambda r: r["marginal_kl"] > 10 * r["marginal_kl_se"]),
+        ("the density-ratio estimate falls below the Monte Carlo marginal KL", lambda r: r["ratio_kl_estimate"] < r["marginal_kl"]),
+        ("low-posterior samples' nearest neighbours cost more KL than uniformly drawn data",
+         lambda r: r["lowpost_nn_kl"] > r["uniform_kl"]),
+    ],
     "07_novel_examples": [
         ("median weight perplexity below 2 for the deep VAE", lambda r: r["perplexity_median_deep"] < 2),
         ("deep reconstructions of unseen 9s mostly closer to the weighted average", lambda r: r["deep_closer_to_mu_frac"] > 0.5),
