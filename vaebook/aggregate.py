@@ -73,9 +73,19 @@ class AggregatePosterior(Distribution):
         return z, ladj
 
     def component_log_prob(self, z: Tensor, rows: slice = slice(None)) -> Tensor:
-        """log q(z_m | x_i) for z ``(M, D)`` and the training images i in ``rows``: ``(M, len(rows))``."""
+        """log q(z_m | x_i) for z ``(M, D)`` and the training images i in ``rows``: ``(M, len(rows))``.
+
+        The Gaussian's quadratic form is expanded into matrix products,
+        Σ_d (z_d − μ_id)²/σ_id² = z² · (1/σ²)ᵢ − 2 z · (μ/σ²)ᵢ + Σ_d μ_id²/σ_id²,
+        so no ``(M, N, D)`` tensor is ever built; in float64, against the cancellation.
+        """
         z0, ladj = self._to_base(z)
-        return Normal(self.loc[rows], self.scale[rows]).log_prob(z0[:, None, :]).sum(-1) + ladj[:, None]
+        z64 = z0.double()
+        loc, scale = self.loc[rows].double(), self.scale[rows].double()
+        prec = scale ** -2
+        quad = (z64 ** 2) @ prec.T - 2 * z64 @ (loc * prec).T + (loc ** 2 * prec).sum(-1)
+        log_norm = -torch.log(scale).sum(-1) - 0.5 * loc.shape[1] * math.log(2 * math.pi)
+        return (-0.5 * quad.clamp(min=0) + log_norm).to(z0.dtype) + ladj[:, None]
 
     def log_prob(self, z: Tensor) -> Tensor:
         """log q(z) = logsumexp_i log q(z | x_i) − log N, ``(M,)``, chunked over i."""
