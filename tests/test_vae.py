@@ -80,3 +80,24 @@ def test_sample_and_reconstruct_shapes():
     assert vae.sample(6).shape == (6, 1, 1, X)
     assert vae.reconstruct(torch.rand(3, 1, 1, X)).shape == (3, 1, 1, X)
     assert vae.latent_dim == D
+
+
+def test_label_assigned_training_scores_each_input_under_its_own_component():
+    """vae.kl / vae.loss with labels use each input's own mode (Kamoi & Kobayashi §4): the KL equals the
+    closed form against N(m_label, I); scoring under the mixture, or the other mode, would differ."""
+    torch.manual_seed(0)
+    enc, dec = vb.MLPNets((8,))(3, 1)
+    prior = vb.GaussianMixture(vb.two_mode_means(3, 20.0))
+    vae = vb.VAE(vb.Encoder(enc), vb.Decoder(dec, vb.Bernoulli()), prior)
+    x, labels = torch.rand(6, 1, 28, 28), torch.tensor([0, 1, 0, 1, 1, 0])
+    q = vae.encoder(x)
+    mu, var = q.base_dist.loc, q.base_dist.scale ** 2
+    own = prior.means[labels]
+    closed = 0.5 * (var + (mu - own) ** 2 - 1 - var.log()).sum(-1)
+    torch.testing.assert_close(vae.kl(x, labels), closed)
+    assert (vae.kl(x, 1 - labels) - closed).abs().min() > 1  # the other mode, 20 away, gives another KL
+    torch.manual_seed(1)
+    with_labels = vae.loss(x, labels)
+    torch.manual_seed(1)
+    mixture = vae.loss(x)
+    assert not torch.allclose(with_labels, mixture)
