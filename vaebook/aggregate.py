@@ -25,6 +25,7 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Distribution, Normal, constraints
 
+from .flows import forward_through, inverse_through
 from .metrics import logsumexp_chunked
 
 __all__ = ["AggregatePosterior", "marginal_kl", "elbo_surgery", "low_posterior"]
@@ -65,13 +66,6 @@ class AggregatePosterior(Distribution):
     def __len__(self) -> int:
         return len(self.loc)
 
-    def _to_base(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        ladj = z.new_zeros(z.shape[:-1])
-        for t in self.transforms:
-            z, l = t(z)
-            ladj = ladj + l
-        return z, ladj
-
     def component_log_prob(self, z: Tensor, rows: slice = slice(None)) -> Tensor:
         """log q(z_m | x_i) for z ``(M, D)`` and the training images i in ``rows``: ``(M, len(rows))``.
 
@@ -79,7 +73,7 @@ class AggregatePosterior(Distribution):
         Σ_d (z_d − μ_id)²/σ_id² = z² · (1/σ²)ᵢ − 2 z · (μ/σ²)ᵢ + Σ_d μ_id²/σ_id²,
         so no ``(M, N, D)`` tensor is ever built; in float64, against the cancellation.
         """
-        z0, ladj = self._to_base(z)
+        z0, ladj = forward_through(self.transforms, z)
         z64 = z0.double()
         loc, scale = self.loc[rows].double(), self.scale[rows].double()
         prec = scale ** -2
@@ -97,11 +91,9 @@ class AggregatePosterior(Distribution):
         n = math.prod(sample_shape) if len(sample_shape) else 1
         i = torch.randint(len(self), (n,), generator=generator).to(self.loc.device)
         eps = torch.randn(n, self.loc.shape[1], generator=generator).to(self.loc)
-        z0 = self.loc[i] + self.scale[i] * eps
         with torch.no_grad():
-            for t in reversed(self.transforms):
-                z0 = t.inverse(z0)
-        return z0.view(*sample_shape, -1) if len(sample_shape) else z0[0]
+            z = inverse_through(self.transforms, self.loc[i] + self.scale[i] * eps)
+        return z.view(*sample_shape, -1) if len(sample_shape) else z[0]
 
 
 @torch.no_grad()
@@ -119,11 +111,12 @@ def marginal_kl(q: AggregatePosterior, prior: Distribution, n: int = 10_000, bat
 
 @torch.no_grad()
 def elbo_surgery(vae, x: Tensor, n: int = 10_000, generator: torch.Generator | None = None,
-                 batch_size: int = 1000) -> dict[str, float]:
+                 batch_size: int = 1000, q: AggregatePosterior | None = None) -> dict[str, float]:
     """The terms of eq. (5) over the images ``x``: ``avg_kl`` = mean KL[q(z|x) ‖ p(z)],
-    ``marginal_kl`` (± ``marginal_kl_se``), ``mutual_info`` = their difference, and ``log_n``."""
+    ``marginal_kl`` (± ``marginal_kl_se``), ``mutual_info`` = their difference, and ``log_n``.
+    Pass ``q``, the aggregate posterior of ``x``, if it is already built."""
     avg_kl = torch.cat([vae.kl(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]).mean().item()
-    q = AggregatePosterior.from_vae(vae, x, batch_size)
+    q = AggregatePosterior.from_vae(vae, x, batch_size) if q is None else q
     mkl, se = marginal_kl(q, vae.prior(), n, generator=generator)
     return {"avg_kl": avg_kl, "marginal_kl": mkl, "marginal_kl_se": se, "mutual_info": avg_kl - mkl,
             "log_n": math.log(len(x))}

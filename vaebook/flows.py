@@ -21,7 +21,24 @@ from torch.distributions import Distribution, constraints
 
 from .nets import MLP
 
-__all__ = ["AffineCoupling", "Reverse", "Permutation", "Flow", "FlowDistribution", "realnvp"]
+__all__ = ["AffineCoupling", "Reverse", "Permutation", "Flow", "FlowDistribution", "realnvp", "forward_through",
+           "inverse_through"]
+
+
+def forward_through(transforms: Sequence[nn.Module], x: Tensor) -> tuple[Tensor, Tensor]:
+    """z = f(x) for f = fₖ ∘ … ∘ f₁ and log|det ∂z/∂x| per example."""
+    ladj = x.new_zeros(x.shape[:-1])
+    for t in transforms:
+        x, l = t(x)
+        ladj = ladj + l
+    return x, ladj
+
+
+def inverse_through(transforms: Sequence[nn.Module], z: Tensor) -> Tensor:
+    """x = f⁻¹(z), the transforms inverted in reverse order."""
+    for t in reversed(transforms):
+        z = t.inverse(z)
+    return z
 
 
 class AffineCoupling(nn.Module):
@@ -98,17 +115,11 @@ class FlowDistribution(Distribution):
 
     def to_latent(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """z = f(x) and log|det ∂z/∂x| per example."""
-        ladj = x.new_zeros(x.shape[:-1])
-        for t in self.transforms:
-            x, l = t(x)
-            ladj = ladj + l
-        return x, ladj
+        return forward_through(self.transforms, x)
 
     def to_data(self, z: Tensor) -> Tensor:
         """x = f⁻¹(z)."""
-        for t in reversed(self.transforms):
-            z = t.inverse(z)
-        return z
+        return inverse_through(self.transforms, z)
 
     def log_prob(self, x: Tensor) -> Tensor:
         z, ladj = self.to_latent(x)

@@ -16,7 +16,7 @@ import torch
 from scipy import linalg
 from torch import Tensor, nn
 
-from .nets import MLP
+from .nets import MLPEncoder
 
 __all__ = ["FeatureClassifier", "frechet_distance"]
 
@@ -26,7 +26,7 @@ class FeatureClassifier(nn.Module):
 
     def __init__(self, hidden=(256, 128), classes: int = 10):
         super().__init__()
-        self.body = nn.Sequential(nn.Flatten(), MLP([784, *hidden]), nn.ReLU())
+        self.body = nn.Sequential(MLPEncoder((1, 28, 28), hidden[:-1], hidden[-1]), nn.ReLU())
         self.head = nn.Linear(hidden[-1], classes)
 
     def forward(self, x: Tensor) -> Tensor:

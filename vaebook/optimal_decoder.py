@@ -57,7 +57,7 @@ class OptimalDecoder:
         if len(images) != len(loc):
             raise ValueError(f"need one image per posterior, got {len(images)} images and loc of shape {tuple(loc.shape)}")
         self.q = AggregatePosterior(loc, scale, chunk=chunk)
-        self.images, self.chunk = images, chunk
+        self.images = images
 
     @classmethod
     def from_vae(cls, vae, images: Tensor, batch_size: int = 1000, chunk: int = 4096) -> "OptimalDecoder":
@@ -85,8 +85,8 @@ class OptimalDecoder:
         entropy = torch.zeros(len(z), dtype=self.q.loc.dtype, device=self.q.loc.device)
         top_w = torch.full((len(z), 0), -math.inf, device=self.q.loc.device)
         top_i = torch.zeros((len(z), 0), dtype=torch.long, device=self.q.loc.device)
-        for start in range(0, len(self), self.chunk):
-            rows = slice(start, min(start + self.chunk, len(self)))
+        for start in range(0, len(self), self.q.chunk):
+            rows = slice(start, min(start + self.q.chunk, len(self)))
             log_w = self.q.component_log_prob(z, rows) - log_norm[:, None]                       # (M, c)
             w = log_w.exp()
             mean += (w @ self.images[rows].flatten(1).to(w)).view_as(mean)

@@ -25,7 +25,7 @@ from .profiles import progress
 __all__ = ["fit", "train_or_load", "cache_dir", "config_key", "optimizer"]
 
 # Modules whose code decides what a trained model is: editing one invalidates the cache.
-MODEL_MODULES = ("distributions", "nets", "vae", "train", "flows", "pae", "negative")
+MODEL_MODULES = ("distributions", "nets", "vae", "train", "flows", "pae", "negative", "frechet")
 
 
 def optimizer(name: str = "adam", **kwargs) -> Callable:
