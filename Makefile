@@ -36,7 +36,7 @@ claims: $(STAMP)
 	$(BIN)/python -m pytest -q -m book
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 -m "not book"
+	$(BIN)/python -m pytest -q -n 2 -m "not book" --durations=10
 	$(MAKE) book
 	$(BIN)/python -m pytest -q -m book
 

@@ -6,6 +6,15 @@ import torch
 # Unit tests never download and never touch the user's caches.
 os.environ.setdefault("VAEBOOK_PROGRESS", "0")
 
+# Under pytest-xdist two workers (and the notebook kernels they start, which inherit this environment)
+# share the machine's cores. With torch's default of one OpenMP thread per core each, the threads of the
+# two processes spin against each other: a 5 s test was measured at 84 s, and on a loaded CI machine the
+# suite did not finish in 90 minutes. One thread per worker keeps the cores busy without contention.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = "1"
+    torch.set_num_threads(1)
+
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path, monkeypatch):
