@@ -73,3 +73,26 @@ def test_corrupt_checkpoint_is_retrained():
     assert len(calls) == 2 and m.weight.min() > 0.0 - 1.0  # trained again, and saved again
     vb.train_or_load("t", {"a": 1}, build, fit_)
     assert len(calls) == 2
+
+
+def test_a_model_depends_on_its_config_only_and_leaves_the_callers_random_stream_alone():
+    def build():
+        return nn.Linear(3, 2)  # unseeded initialisation: train_or_load must seed it
+
+    def fit_(model):
+        with torch.no_grad():
+            model.weight.add_(torch.randn(model.weight.shape))  # training draws random numbers
+        return [0.0]
+
+    torch.manual_seed(1)
+    fresh, _ = vb.train_or_load("t", {"seed": 3}, build, fit_)
+    after_training = torch.rand(4)
+    torch.manual_seed(2)
+    torch.rand(7)  # a different history before the call ...
+    train.cache_dir().joinpath(f"{train.config_key('t', {'seed': 3})}.pt").unlink()
+    again, _ = vb.train_or_load("t", {"seed": 3}, build, fit_)
+    torch.testing.assert_close(fresh.weight, again.weight)  # ... gives the same model
+    torch.manual_seed(1)
+    loaded, _ = vb.train_or_load("t", {"seed": 3}, build, fit_)  # a cache hit draws nothing ...
+    torch.testing.assert_close(torch.rand(4), after_training)  # ... and the caller's stream is the same either way
+    torch.testing.assert_close(loaded.weight, fresh.weight)

@@ -114,8 +114,7 @@ class PAE(nn.Module):
         history = []
         for _ in range(steps):
             loss = self.map_objective(x, z, mask, noise).sum()
-            opt.zero_grad()
-            loss.backward()
+            z.grad, = torch.autograd.grad(loss, z)  # only z's gradient: no work on (or change to) the networks' .grad
             opt.step()
             history.append(loss.item() / len(x))
         return z.detach(), history

@@ -8,19 +8,22 @@ Used in: every chapter that trains.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import random
 import warnings
 from functools import partial
 from pathlib import Path
 from typing import Callable, Sequence
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
 from .files import atomic_path
-from .profiles import progress
+from .profiles import progress, seed_everything
 
 __all__ = ["fit", "train_or_load", "cache_dir", "config_key", "optimizer"]
 
@@ -111,18 +114,40 @@ def train_or_load(name: str, config: dict, build: Callable[[], nn.Module],
     corrupt or mismatching checkpoint is retrained, never trusted.
     """
     path = cache_dir() / f"{config_key(name, config)}.pt"
-    model = build()
-    if path.exists():
-        try:
-            ckpt = torch.load(path, map_location="cpu", weights_only=True)
-            model.load_state_dict(ckpt["state"])
-            return model.eval(), ckpt["history"]
-        except Exception as e:  # corrupt file, or weights of another shape
-            warnings.warn(f"cached model {path.name} could not be read ({type(e).__name__}); retraining it")
-            model = build()
-    history = train(model)
+    seed = int(config.get("seed", 0))
+    with _own_random_state(seed):  # the model is a function of its config alone, trained here or loaded
+        model = build()
+        if path.exists():
+            try:
+                ckpt = torch.load(path, map_location="cpu", weights_only=True)
+                model.load_state_dict(ckpt["state"])
+                return model.eval(), ckpt["history"]
+            except Exception as e:  # corrupt file, or weights of another shape
+                warnings.warn(f"cached model {path.name} could not be read ({type(e).__name__}); retraining it")
+                seed_everything(seed)
+                model = build()
+        history = train(model)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     with atomic_path(path) as tmp:
         saved = history if isinstance(history, dict) else [float(h) for h in history]
         torch.save({"state": state, "history": saved, "config": json.dumps(config, default=repr)}, tmp)
     return model.eval(), history
+
+
+@contextlib.contextmanager
+def _own_random_state(seed: int):
+    """Seed Python, NumPy and PyTorch with ``seed`` inside, and give the caller back its own random state after.
+
+    Without it a model's initialisation depended on what ran before it in the notebook, and the code after
+    a cache hit (no training, so no random numbers drawn) saw other random numbers than after a fresh
+    training: a rebuild from cache and a clean build gave different pages.
+    """
+    py, np_state = random.getstate(), np.random.get_state()
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        seed_everything(seed)
+        try:
+            yield
+        finally:
+            random.setstate(py)
+            np.random.set_state(np_state)
