@@ -111,7 +111,8 @@ def train_or_load(name: str, config: dict, build: Callable[[], nn.Module],
     ``train`` returns the loss history, or a dict of anything ``torch.load(weights_only=True)``
     can read back (lists, numbers, tensors), e.g. latents recorded during training.
     Checkpoints are written atomically and read with ``weights_only=True``; a
-    corrupt or mismatching checkpoint is retrained, never trusted.
+    corrupt or mismatching checkpoint is retrained, never trusted. ``build`` and ``train`` run with
+    the random generators seeded from ``config["seed"]`` (default 0), so neither needs to seed them.
     """
     path = cache_dir() / f"{config_key(name, config)}.pt"
     seed = int(config.get("seed", 0))
