@@ -2,10 +2,12 @@
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
 import pytest
+from traitlets.config import Config
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -29,6 +31,19 @@ def test_structure(path):
         assert captions, "a chapter's figures have captions"
 
 
+# Kernels talk over Unix sockets in a directory of their own, not over TCP. With TCP, jupyter_client picks
+# "free" ports by binding and releasing them, so two xdist workers starting kernels at the same moment can be
+# handed the same port (jupyter/jupyter_client#487): one kernel never answers and the test hangs. CI lost a
+# run to exactly this (chapter 1's smoke run stalled for the whole pytest-timeout). Socket paths stay short:
+# a Unix socket path is limited to ~100 characters, so not under tmp_path.
+def kernel_config(socket_dir):
+    return Config({"KernelManager": {"transport": "ipc", "ip": str(Path(socket_dir) / "kernel")}})
+
+
+# A smoke cell takes seconds; a stalled one fails naming the cell, well inside pytest-timeout's 300 s.
+CELL_TIMEOUT_S = 120
+
+
 @pytest.mark.notebooks
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_runs_in_smoke_profile(path, tmp_path):
@@ -36,11 +51,12 @@ def test_runs_in_smoke_profile(path, tmp_path):
 
     env = {"VAEBOOK_CACHE": str(tmp_path / "models"), "VAEBOOK_RESULTS": str(tmp_path / "results"),
            "VAEBOOK_PROGRESS": "0"}
-    with pytest.MonkeyPatch.context() as mp:
+    with pytest.MonkeyPatch.context() as mp, tempfile.TemporaryDirectory(prefix="vb-") as sockets:
         for k, v in env.items():
             mp.setenv(k, v)
         pm.execute_notebook(str(path), str(tmp_path / path.name), parameters={"profile": "smoke"},
-                            cwd=str(path.parent), kernel_name="python3", progress_bar=False)
+                            cwd=str(path.parent), kernel_name="python3", progress_bar=False,
+                            execution_timeout=CELL_TIMEOUT_S, config=kernel_config(sockets))
     if path.stem != "00_data":
         results = json.loads((tmp_path / "results" / f"{path.stem}.json").read_text())
         assert results and all(isinstance(v, float) for v in results.values())
