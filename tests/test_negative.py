@@ -125,3 +125,11 @@ def test_training_loss_matches_the_source():
     torch.manual_seed(0)
     adv = neg.training_loss(vae, neg.Adversarial(), p_neg)(x)
     assert torch.isfinite(adv) and adv > plain
+
+
+def test_only_the_adversarial_source_changes_the_encoder():
+    for source in (neg.Auxiliary(torch.zeros(3, 1, 28, 28)), neg.UniformNoise(), neg.GaussianNoise(), neg.ModelSamples()):
+        enc, _ = vb.MLPNets((32,))(D, 1)
+        assert source.prepare(enc) is enc and not any(nn.utils.parametrize.is_parametrized(m) for m in enc.modules())
+    enc, _ = vb.MLPNets((32,))(D, 1)
+    assert any(nn.utils.parametrize.is_parametrized(m) for m in neg.Adversarial().prepare(enc).modules())

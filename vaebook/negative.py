@@ -6,15 +6,15 @@ examples x̄; the loss to minimise is
 .. math::
     \mathcal{L}(x, \bar x) = -\mathrm{ELBO}(x) + \mathrm{KL}[q(z|\bar x)\,\|\,\bar p(z)].
 
-Negatives come from a *source*, an object called with a batch of positives
-and the VAE that returns a batch of negatives: :class:`Auxiliary` (another
+Negatives come from a *source* (:class:`Source`), an object called with a batch
+of positives and the VAE that returns a batch of negatives: :class:`Auxiliary` (another
 dataset), :class:`UniformNoise`, :class:`GaussianNoise` (the data plus noise),
 :class:`ModelSamples` (the VAE's own samples). The adversarial scheme (§3.2),
 :class:`Adversarial`, is a source too, with its own loss
 (:func:`adversarial_loss`): the encoder maps the generator's samples x̂ to
 p̄(z), while the generator, and only the generator, gets the extra term
 KL[q(z|x̂) ‖ p(z)] that asks the encoder to map x̂ to the positive prior.
-:func:`training_loss` picks the loss that goes with a source.
+:func:`training_loss` asks the source for its loss (:meth:`Source.loss`).
 
 Used in: chapter 4.
 """
@@ -29,7 +29,7 @@ from torch import Tensor, nn
 from .vae import VAE
 
 __all__ = ["negative_kl", "negative_sampling_loss", "adversarial_loss", "generator_term", "training_loss",
-           "Auxiliary", "UniformNoise", "GaussianNoise", "ModelSamples", "Adversarial", "spectral_normalize",
+           "Source", "Auxiliary", "UniformNoise", "GaussianNoise", "ModelSamples", "Adversarial", "spectral_normalize",
            "frozen"]
 
 
@@ -94,7 +94,22 @@ def adversarial_loss(vae: VAE, negative_prior: nn.Module) -> Callable[..., Tenso
 
 
 # ------------------------------------------------------------------------------ sources of negatives
-class Auxiliary:
+class Source:
+    """A source of negatives: ``source(x, vae)`` returns a batch of negatives for the positives ``x``.
+    It also knows how the VAE is trained with it: :meth:`loss` (eq. 1 by default) and :meth:`prepare`,
+    applied to the encoder's network before training (unchanged by default)."""
+
+    def __call__(self, x: Tensor, vae: VAE | None = None) -> Tensor:
+        raise NotImplementedError
+
+    def loss(self, vae: VAE, negative_prior: nn.Module) -> Callable[[Tensor], Tensor]:
+        return negative_sampling_loss(vae, self, negative_prior)
+
+    def prepare(self, encoder_net: nn.Module) -> nn.Module:
+        return encoder_net
+
+
+class Auxiliary(Source):
     """Negatives drawn at random from an auxiliary dataset ``images`` (e.g. KMNIST or EMNIST-Letters)."""
 
     def __init__(self, images: Tensor, generator: torch.Generator | None = None):
@@ -110,7 +125,7 @@ class Auxiliary:
         return self.images[idx]
 
 
-class UniformNoise:
+class UniformNoise(Source):
     """Negatives of i.i.d. uniform pixels in [0, 1]."""
 
     def __repr__(self) -> str:
@@ -120,7 +135,7 @@ class UniformNoise:
         return torch.rand_like(x)
 
 
-class GaussianNoise:
+class GaussianNoise(Source):
     """The positives themselves plus N(0, σ²) noise, clipped to [0, 1] (σ = 0.25 in Table 3)."""
 
     def __init__(self, sigma: float = 0.25):
@@ -135,7 +150,7 @@ class GaussianNoise:
         return (x + self.sigma * torch.randn_like(x)).clamp(0, 1)
 
 
-class ModelSamples:
+class ModelSamples(Source):
     """The VAE's own current samples (the mean of p(x|z), z ~ p(z)), as constants."""
 
     def __repr__(self) -> str:
@@ -147,21 +162,23 @@ class ModelSamples:
 
 
 class Adversarial(ModelSamples):
-    """The generator's samples, with the adversarial loss (:func:`adversarial_loss`) and spectral
-    normalisation on the encoder (:func:`spectral_normalize`), as in the paper."""
+    """The generator's samples, trained with :func:`adversarial_loss` and spectral normalisation on
+    the encoder (:func:`spectral_normalize`), as in the paper."""
 
     def __repr__(self) -> str:
         return "Adversarial()"
 
-
-def training_loss(vae: VAE, source: Callable | None, negative_prior: nn.Module) -> Callable[[Tensor], Tensor]:
-    """The loss that goes with a source of negatives: the plain negative ELBO for ``None`` (the
-    baseline VAE), :func:`adversarial_loss` for :class:`Adversarial`, eq. (1) otherwise."""
-    if source is None:
-        return vae.loss
-    if isinstance(source, Adversarial):
+    def loss(self, vae: VAE, negative_prior: nn.Module) -> Callable[..., Tensor]:
         return adversarial_loss(vae, negative_prior)
-    return negative_sampling_loss(vae, source, negative_prior)
+
+    def prepare(self, encoder_net: nn.Module) -> nn.Module:
+        return spectral_normalize(encoder_net)
+
+
+def training_loss(vae: VAE, source: Source | None, negative_prior: nn.Module) -> Callable[[Tensor], Tensor]:
+    """The loss that goes with a source of negatives: the plain negative ELBO for ``None`` (the
+    baseline VAE), otherwise the source's own (:meth:`Source.loss`)."""
+    return vae.loss if source is None else source.loss(vae, negative_prior)
 
 
 def spectral_normalize(module: nn.Module, skip_last: bool = True) -> nn.Module:
