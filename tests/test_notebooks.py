@@ -1,6 +1,5 @@
 """Every notebook runs top to bottom in the smoke profile, and has the cells every chapter needs."""
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
