@@ -30,17 +30,20 @@ def test_structure(path):
         assert captions, "a chapter's figures have captions"
 
 
-# Kernels talk over Unix sockets in a directory of their own, not over TCP. With TCP, jupyter_client picks
+# Kernels talk over Unix sockets in a directory of their own, not over TCP: with TCP, jupyter_client picks
 # "free" ports by binding and releasing them, so two xdist workers starting kernels at the same moment can be
-# handed the same port (jupyter/jupyter_client#487): one kernel never answers and the test hangs. CI lost a
-# run to exactly this (chapter 1's smoke run stalled for the whole pytest-timeout). Socket paths stay short:
-# a Unix socket path is limited to ~100 characters, so not under tmp_path.
+# handed the same port (jupyter/jupyter_client#487). Socket paths stay short (a Unix socket path is limited to
+# ~100 characters), so not under tmp_path.
 def kernel_config(socket_dir):
     return Config({"KernelManager": {"transport": "ipc", "ip": str(Path(socket_dir) / "kernel")}})
 
 
-# A smoke cell takes seconds; a stalled one fails naming the cell, well inside pytest-timeout's 300 s.
-CELL_TIMEOUT_S = 120
+# Every smoke cell takes under 3 s, so a cell that needs 30 s fails, naming the cell. The limit also bounds a
+# stall seen in CI: the client's asyncio poll of the kernel's reply sometimes misses its wake-up (a widget
+# cell's reply, sent at once, was read only when the 120 s limit then in force ran out; the poll looks at the
+# socket again at its timeout and finds it). With no limit, as before, such a cell waits forever, which fits
+# the hang that failed CI in chapter 1. Now a missed wake-up costs at most 30 s, and the test still passes.
+CELL_TIMEOUT_S = 30
 
 
 @pytest.mark.notebooks
