@@ -11,8 +11,11 @@ SHARED_DATA := $(wildcard ../shared/datasets)
 export VAEBOOK_DATA ?= $(if $(SHARED_DATA),$(abspath $(SHARED_DATA)),)
 BOOK_ENV := VAEBOOK_PROFILE=fast VAEBOOK_PROGRESS=0 VAEBOOK_CACHE=$(CURDIR)/_build/models \
             VAEBOOK_RESULTS=$(CURDIR)/_build/results
+# OpenMP threads sleep instead of spinning while they wait: on a CPU shared with other work, spinning threads
+# made training ten times slower (bench/cpu_contention.py). Read when torch loads, so set for every process.
+export OMP_WAIT_POLICY := PASSIVE
 
-.PHONY: book test unit notebooks claims full bench clean setup
+.PHONY: book test unit notebooks claims full bench stress clean setup
 setup: $(STAMP)
 
 $(STAMP): requirements.txt pyproject.toml
@@ -22,7 +25,9 @@ $(STAMP): requirements.txt pyproject.toml
 	MPLBACKEND=agg $(BIN)/python -c "import matplotlib.pyplot"  # build the font cache once, not inside a page
 	touch $@
 
+# Notebooks are executed two at a time, one thread each, into Jupyter Book's cache; the build then renders.
 book: $(STAMP)
+	$(BOOK_ENV) $(BIN)/python scripts/execute_book.py
 	$(BOOK_ENV) $(BIN)/jupyter-book build . --builder html
 	@echo "book: open _build/html/index.html"
 
@@ -46,6 +51,11 @@ full: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/train_throughput.py
+	$(BIN)/python bench/cpu_contention.py
+
+# Kernel hangs: every smoke notebook 30 times in a row, counting cells whose reply came late.
+stress: $(STAMP)
+	$(BIN)/python scripts/stress_kernels.py --rounds 30
 
 clean:
 	rm -rf _build

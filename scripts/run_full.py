@@ -17,6 +17,8 @@ from pathlib import Path
 import papermill as pm
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from vaebook import runtime  # noqa: E402
 
 
 def main() -> int:
@@ -28,6 +30,8 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     os.environ.update(VAEBOOK_PROFILE="full", VAEBOOK_RESULTS=str(out / "results"),
                       VAEBOOK_CACHE=os.environ.get("VAEBOOK_CACHE", str(out / "models")), VAEBOOK_PROGRESS="0")
+    for key, value in runtime.environment().items():  # inherited by the kernels, before they import torch
+        os.environ.setdefault(key, value)
     paths = [Path(p).resolve() for p in args.notebooks] or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     failed = []
     for path in paths:

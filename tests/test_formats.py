@@ -16,6 +16,12 @@ from vaebook.formats import DataError, read_cifar10, read_idx, read_omniglot_zip
 rng = np.random.default_rng(0)
 
 
+def accept(monkeypatch, path, name):
+    """Register a test file's MD5 as an accepted equivalent of the official file of that name."""
+    md5 = hashlib.md5(path.read_bytes()).hexdigest()
+    monkeypatch.setitem(data.EQUIVALENT, name, {**data.EQUIVALENT.get(name, {}), path.name: md5})
+
+
 def test_idx_roundtrip_gz_and_raw(tmp_path):
     x = rng.integers(0, 256, (7, 28, 28), dtype=np.uint8)
     for name in ("a.gz", "a"):
@@ -81,6 +87,10 @@ def test_mnist_like_loader_reads_official_names(tmp_path, monkeypatch):
     write_idx(folder / "t10k-images-idx3-ubyte.gz", x)
     write_idx(folder / "t10k-labels-idx1-ubyte.gz", y)
     monkeypatch.setenv("VAEBOOK_DATA", str(tmp_path))
+    with pytest.raises(DataError, match=r"t10k-labels-idx1-ubyte.gz is not the official fashion-mnist file .*MD5"):
+        data.load("fashion-mnist", "test", profile="full")  # checked before use: not the official bytes
+    for f in folder.iterdir():
+        accept(monkeypatch, f, "fashion-mnist")
     ds = data.load("fashion-mnist", "test", profile="full")
     np.testing.assert_array_equal(ds.x, x)
     assert ds.y.dtype == np.int64 and list(ds.y) == list(range(6))
@@ -92,6 +102,8 @@ def test_mismatched_images_and_labels(tmp_path, monkeypatch):
     write_idx(folder / "t10k-images-idx3-ubyte.gz", rng.integers(0, 256, (6, 28, 28), dtype=np.uint8))
     write_idx(folder / "t10k-labels-idx1-ubyte.gz", np.arange(5, dtype=np.uint8))
     monkeypatch.setenv("VAEBOOK_DATA", str(tmp_path))
+    for f in folder.iterdir():
+        accept(monkeypatch, f, "mnist")
     with pytest.raises(DataError, match="6 images but 5 labels"):
         data.load("mnist", "test", profile="full")
 
@@ -101,8 +113,12 @@ def test_emnist_is_transposed_upright_and_labels_start_at_zero(tmp_path, monkeyp
     folder.mkdir()
     upright = np.zeros((2, 28, 28), np.uint8)
     upright[:, 2, :] = 255  # a horizontal bar near the top
-    write_idx(folder / "emnist-letters-test-images-idx3-ubyte.gz", upright.transpose(0, 2, 1).copy())
-    write_idx(folder / "emnist-letters-test-labels-idx1-ubyte.gz", np.array([1, 26], np.uint8))
+    write_idx(tmp_path / "emnist-letters-test-images-idx3-ubyte.gz", upright.transpose(0, 2, 1).copy())
+    write_idx(tmp_path / "emnist-letters-test-labels-idx1-ubyte.gz", np.array([1, 26], np.uint8))
+    with zipfile.ZipFile(folder / "gzip.zip", "w") as zf:  # read from the official archive, never extracted
+        for f in tmp_path.glob("emnist-*.gz"):
+            zf.write(f, f"gzip/{f.name}")
+    accept(monkeypatch, folder / "gzip.zip", "emnist-letters")
     monkeypatch.setenv("VAEBOOK_DATA", str(tmp_path))
     ds = data.load("emnist-letters", "test", profile="full")
     np.testing.assert_array_equal(ds.x, upright)
@@ -155,7 +171,7 @@ def test_svhn_mat(tmp_path):
     assert x.shape == (4, 32, 32, 3) and list(y) == [0, 1, 2, 0]
     np.testing.assert_array_equal(x[1], X[..., 1])
     (tmp_path / "bad.mat").write_bytes(b"not a mat file at all")
-    with pytest.raises(DataError):
+    with pytest.raises(DataError, match=r"bad.mat is corrupt or not the official SVHN file"):
         read_svhn_mat(tmp_path / "bad.mat")
 
 
@@ -164,7 +180,128 @@ def test_emnist_archive_without_letters_is_a_clear_error(tmp_path, monkeypatch):
     folder.mkdir()
     with zipfile.ZipFile(folder / "gzip.zip", "w") as zf:
         zf.writestr("gzip/emnist-digits-test-images-idx3-ubyte.gz", b"x")
+    accept(monkeypatch, folder / "gzip.zip", "emnist-letters")
     monkeypatch.setenv("VAEBOOK_DATA", str(tmp_path))
     with pytest.raises(DataError, match="not the official EMNIST archive"):
         data.load("emnist-letters", "test", profile="full")
     assert sorted(p.name for p in folder.iterdir()) == ["gzip.zip"]  # nothing half written
+
+
+def test_gzip_corrupted_mid_stream_names_the_file(tmp_path):
+    import zlib
+
+    write_idx(tmp_path / "x.gz", rng.integers(0, 4, (200, 28, 28), dtype=np.uint8))
+    raw = (tmp_path / "x.gz").read_bytes()
+    for at in range(len(raw) // 2, len(raw)):  # the first damage after the middle that breaks the deflate stream
+        bad = raw[:at] + bytes([raw[at] ^ 0xFF]) + raw[at + 1:]
+        try:
+            gzip.decompress(bad)
+        except zlib.error:
+            break
+        except Exception:
+            continue
+    (tmp_path / "x.gz").write_bytes(bad)
+    with pytest.raises(DataError, match=r"x\.gz is corrupt or truncated \(error: .*\)\. Delete it"):
+        read_idx(tmp_path / "x.gz")
+
+
+def test_wrong_file_under_an_official_name_is_refused(tmp_path, monkeypatch):
+    """Fashion-MNIST's test images placed under mnist/ are not MNIST: refused by their MD5, never loaded."""
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    write_idx(folder / "t10k-images-idx3-ubyte.gz", rng.integers(0, 256, (6, 28, 28), dtype=np.uint8))
+    write_idx(folder / "t10k-labels-idx1-ubyte.gz", np.arange(6, dtype=np.uint8))
+    monkeypatch.setenv("VAEBOOK_DATA", str(tmp_path))
+    with pytest.raises(DataError, match=r"mnist/t10k-labels-idx1-ubyte.gz is not the official mnist file .* "
+                                        r"expected ec29112dd5afa0611ce80d1b7f02629c"):
+        data.load("mnist", "test", profile="full")
+
+
+def test_verified_files_are_remembered_until_they_change(tmp_path, monkeypatch):
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    path = folder / "t10k-labels-idx1-ubyte.gz"
+    write_idx(path, np.arange(6, dtype=np.uint8))
+    accept(monkeypatch, path, "mnist")
+    hashed = []
+    real = data._md5
+    monkeypatch.setattr(data, "_md5", lambda p: hashed.append(p) or real(p))
+    for _ in range(3):
+        data.verify(path, "mnist")
+    assert len(hashed) == 1  # hashed once, then remembered by path, size and mtime
+    write_idx(path, np.arange(7, dtype=np.uint8))  # same name, other bytes
+    with pytest.raises(DataError, match="is not the official mnist file"):
+        data.verify(path, "mnist")
+
+
+def test_a_planted_cifar_archive_runs_no_code(tmp_path):
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(tmp_path / "pwned"), "w"))
+
+    with tarfile.open(tmp_path / "cifar-10-python.tar.gz", "w:gz") as tf:
+        blob = pickle.dumps({b"data": Payload(), b"labels": [1]})
+        info = tarfile.TarInfo("cifar-10-batches-py/test_batch")
+        info.size = len(blob)
+        tf.addfile(info, io.BytesIO(blob))
+    with pytest.raises(DataError, match=r"cifar-10-python.tar.gz is corrupt, truncated or not the official CIFAR-10 "
+                                        r"archive \(it asks to load io.open"):
+        read_cifar10(tmp_path / "cifar-10-python.tar.gz", "test")
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_a_planted_cifar_archive_is_refused_by_its_checksum_first(tmp_path, monkeypatch):
+    folder = tmp_path / "cifar10"
+    folder.mkdir()
+    (folder / "cifar-10-python.tar.gz").write_bytes(b"anything")
+    monkeypatch.setenv("VAEBOOK_DATA", str(tmp_path))
+    with pytest.raises(DataError, match=r"cifar-10-python.tar.gz is not the official cifar10 file"):
+        data.load("cifar10", "test", profile="full")
+
+
+def test_empty_bundle_is_a_clear_error(tmp_path, monkeypatch):
+    (tmp_path / "subsets.npz").write_bytes(b"")
+    monkeypatch.setattr(data, "BUNDLE", tmp_path / "subsets.npz")
+    data._bundle.cache_clear()
+    try:
+        with pytest.raises(DataError, match=r"subsets.npz are empty or corrupt .*build_bundle.py"):
+            data.load("mnist", "test", profile="fast")
+    finally:
+        data._bundle.cache_clear()
+
+
+def test_download_has_an_overall_deadline(tmp_path, monkeypatch):
+    """A server that sends one byte every 0.2 s never trips the per-read timeout; the deadline stops it."""
+    import http.server
+    import threading
+    import time
+
+    class Trickle(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            try:
+                for _ in range(1000):
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(0.2)
+            except OSError:
+                pass
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/"
+        monkeypatch.setitem(data.REMOTE, "mnist", {"t10k-labels-idx1-ubyte.gz": ("0" * 32, (url,))})
+        t = time.monotonic()
+        with pytest.raises(DataError, match=r"t10k-labels-idx1-ubyte.gz: not finished within its deadline of 1.5 s"):
+            data.download("mnist", "t10k-labels-idx1-ubyte.gz", root=tmp_path, timeout=1, deadline=1.5)
+        assert time.monotonic() - t < 5
+        assert list((tmp_path / "mnist").iterdir()) == []  # no partial file
+    finally:
+        server.shutdown()

@@ -1,5 +1,3 @@
-import json
-
 import numpy as np
 import pytest
 import torch
@@ -24,14 +22,3 @@ def test_logsumexp_chunked_equals_unchunked():
 def test_batched_equals_one_call():
     x = torch.randn(1234, 3)
     torch.testing.assert_close(vb.batched(lambda b: b.sum(1), x, 100), x.sum(1))
-
-
-def test_record_merges_numbers_and_rejects_nan(tmp_path):
-    vb.record("ch", a=1.0)
-    vb.record("ch", b=np.float32(2.5))
-    assert vb.read_results("ch") == {"a": 1.0, "b": 2.5}
-    with pytest.raises(ValueError, match="not finite"):
-        vb.record("ch", c=float("nan"))
-    assert vb.read_results("ch") == {"a": 1.0, "b": 2.5}
-    from vaebook.results import results_dir
-    assert json.loads((results_dir() / "ch.meta.json").read_text())["profile"] == "fast"

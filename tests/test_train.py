@@ -68,9 +68,10 @@ def test_corrupt_checkpoint_is_retrained():
     vb.train_or_load("t", {"a": 1}, build, fit_)
     (path,) = train.cache_dir().glob("t-*.pt")
     path.write_bytes(path.read_bytes()[:40])
-    with pytest.warns(UserWarning, match="retraining"):
+    with pytest.warns(UserWarning, match=r"cached model .*t-\w+\.pt could not be used .*retraining it"):
         m, _ = vb.train_or_load("t", {"a": 1}, build, fit_)
-    assert len(calls) == 2 and m.weight.min() > 0.0 - 1.0  # trained again, and saved again
+    fresh = build()
+    assert len(calls) == 2 and torch.equal(m.weight, fresh.weight + 1.0)  # trained again (init + 1), and saved again
     vb.train_or_load("t", {"a": 1}, build, fit_)
     assert len(calls) == 2
 
@@ -96,3 +97,43 @@ def test_a_model_depends_on_its_config_only_and_leaves_the_callers_random_stream
     loaded, _ = vb.train_or_load("t", {"seed": 3}, build, fit_)  # a cache hit draws nothing ...
     torch.testing.assert_close(torch.rand(4), after_training)  # ... and the caller's stream is the same either way
     torch.testing.assert_close(loaded.weight, fresh.weight)
+
+
+def test_altered_weights_are_caught_by_the_checksum():
+    """16 flipped bytes inside a weight tensor still load with torch.load; the stored SHA-256 catches them."""
+    build, fit_, calls = _model_and_counter()
+    model, _ = vb.train_or_load("t", {"a": 1}, build, fit_)
+    (path,) = train.cache_dir().glob("t-*.pt")
+    raw = bytearray(path.read_bytes())
+    at = bytes(raw).index(model.weight.detach().numpy().tobytes())  # the weight's bytes, stored uncompressed
+    raw[at:at + 16] = bytes(b ^ 0xFF for b in raw[at:at + 16])
+    path.write_bytes(bytes(raw))
+    assert not torch.equal(torch.load(path, weights_only=True)["state"]["weight"], model.weight)  # loads silently
+    with pytest.warns(UserWarning, match="do not match the checksum saved with them"):
+        again, _ = vb.train_or_load("t", {"a": 1}, build, fit_)
+    assert len(calls) == 2 and torch.equal(again.weight, model.weight)
+
+
+def test_an_unwritable_cache_fails_before_training(tmp_path, monkeypatch):
+    (tmp_path / "file").write_text("not a folder")
+    monkeypatch.setenv("VAEBOOK_CACHE", str(tmp_path / "file" / "models"))
+    build, fit_, calls = _model_and_counter()
+    with pytest.raises(PermissionError, match=r"the model cache .*file/models is not writable.*set VAEBOOK_CACHE"):
+        vb.train_or_load("t", {"a": 1}, build, fit_)
+    assert calls == []  # nothing was trained only to be thrown away
+
+
+def test_stale_part_files_are_removed_and_fresh_ones_kept():
+    import os
+    import time
+
+    folder = train.cache_dir()
+    folder.mkdir(parents=True)
+    stale, fresh = folder / ".t-0.pt.abc.part", folder / ".t-1.pt.def.part"
+    for p in (stale, fresh):
+        p.write_bytes(b"half a checkpoint")
+    old = time.time() - train.STALE_PART_S - 60
+    os.utime(stale, (old, old))
+    build, fit_, _ = _model_and_counter()
+    vb.train_or_load("t", {"a": 1}, build, fit_)
+    assert not stale.exists() and fresh.exists()  # a save in progress elsewhere is left alone

@@ -1,7 +1,11 @@
 """vaebook: the small PyTorch library behind the book *Where variational autoencoders fail*.
 
-Import it as ``import vaebook as vb``; the names below are the public API.
+Import it as ``import vaebook as vb``, before ``torch``; the names below are the public API.
 """
+from . import runtime
+
+runtime.prepare()  # OpenMP settings must be in place before torch loads (see vaebook.runtime)
+
 from . import aggregate, data, flows, frechet, metrics, negative, optimal_decoder, pae, plot, ratio, widgets
 from .data import DataError, ImageSet, load, to_tensor
 from .distributions import (Bernoulli, Categorical256, DiscretizedGaussian, Gaussian, GaussianMixture,
@@ -10,8 +14,8 @@ from .distributions import (Bernoulli, Categorical256, DiscretizedGaussian, Gaus
 from .flows import AffineCoupling, Flow, FlowDistribution, Permutation, Reverse, realnvp
 from .metrics import auroc, batched, logsumexp_chunked
 from .nets import MLP, ConvDecoder, ConvEncoder, ConvNets, KamoiDecoder, KamoiNets, MLPDecoder, MLPEncoder, MLPNets
-from .profiles import current_profile, set_profile, device, pick, progress, seed_everything
-from .results import read_results, record
+from .profiles import ParameterError, current_profile, device, param, pick, progress, seed_everything, set_profile
+from .results import ResultsError, read_record, read_results, record
 from .train import fit, optimizer, train_or_load
 from .vae import VAE, Decoder, Encoder, FlowEncoder, bits_per_dim
 

@@ -16,10 +16,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
+import time
 import urllib.request
 import warnings
 import zipfile
+import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -28,7 +29,7 @@ import numpy as np
 import torch
 
 from .files import atomic_path
-from .formats import DataError, read_cifar10, read_idx, read_npz, read_omniglot_zip, read_svhn_mat
+from .formats import DataError, read_cifar10, read_idx, read_idx_bytes, read_npz, read_omniglot_zip, read_svhn_mat
 from .profiles import current_profile
 
 __all__ = ["ImageSet", "DataError", "DATASETS", "data_root", "load", "download", "bundle_info",
@@ -118,12 +119,73 @@ def _md5(path: Path) -> str:
     return h.hexdigest()
 
 
-def download(name: str, filename: str, root: Path | None = None, timeout: float = 60) -> Path:
+# Files that are not the official bytes but hold exactly the official data, accepted by their own MD5. The
+# development copies in ../shared/datasets (see its PROVENANCE.md): Omniglot zips rebuilt around the original
+# PNG members, the EMNIST-Letters label files, and the parts of KMNIST and EMNIST-Letters that exist offline.
+EQUIVALENT: dict[str, dict[str, str]] = {
+    "omniglot": {"images_background.zip": "7472ae05249c308828a2aae95e060a31",
+                 "images_evaluation.zip": "9ba60382d64314ae418c75d41393876a"},
+    "kmnist": {"kmnist-train-images-PARTIAL-first6284.npz": "a1f87d9148b42b21dfd676136a21437e"},
+    "emnist-letters": {"emnist-letters-test-labels-idx1-ubyte.gz": "4078991c9840e363f09b797e81537bbd",
+                       "emnist-letters-train-labels-idx1-ubyte.gz": "3e588645e7e560cb25181fc851a3b470",
+                       "emnist-letters-test-images-idx3-ubyte-PARTIAL-first14800.gz": "e05608f50f439f6c1d1354a2887c2dac",
+                       "emnist-letters-test-labels-idx1-ubyte-PARTIAL-first14800.gz": "b82af203671389885029394a274b8711",
+                       "emnist-letters-train-PARTIAL-idx85264-88799.npz": "687c136f248ee06fc4ba0c54df4144fa"},
+}
+
+
+def accepted_md5(name: str, filename: str) -> set[str]:
+    """The MD5s under which ``name/filename`` is accepted: the official file's, and a listed equivalent's."""
+    found = {REMOTE.get(name, {}).get(filename, (None,))[0], EQUIVALENT.get(name, {}).get(filename)} - {None}
+    if not found:
+        raise DataError(f"{name}/{filename} is not a file vaebook knows: no checksum to check it against.")
+    return found
+
+
+def _checks_file() -> Path:
+    """Where verified files are remembered: ``$XDG_CACHE_HOME/vaebook/data-checks.json`` (else ``~/.cache``)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vaebook" / "data-checks.json"
+
+
+def verify(path: Path, name: str) -> Path:
+    """Check ``path`` (a file of dataset ``name``) against its MD5 before it is first used.
+
+    A file that passed is remembered by its path, size and modification time, so that later loads do not
+    hash it again; any change to the file checks it again. A file with another MD5 is a
+    :class:`DataError` naming the file, both checksums and the fix: nothing is read from it.
+    """
+    path = Path(path)
+    st = path.stat()
+    key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+    expected = accepted_md5(name, path.name)
+    record = _checks_file()
+    try:
+        checked = json.loads(record.read_text())
+    except (OSError, ValueError):
+        checked = {}
+    if checked.get(key) in expected:
+        return path
+    got = _md5(path)
+    if got not in expected:
+        raise DataError(f"{path} is not the official {name} file {path.name}: its MD5 is {got}, expected "
+                        f"{' or '.join(sorted(expected))}. It may be another dataset's file, a truncated download or "
+                        f"a different version. Delete it (it is downloaded again), or put the official file there.")
+    try:
+        with atomic_path(record) as tmp:
+            tmp.write_text(json.dumps({**checked, key: got}, indent=0))
+    except OSError:  # a read-only cache only costs a second hash next time
+        pass
+    return path
+
+
+def download(name: str, filename: str, root: Path | None = None, timeout: float = 60,
+             deadline: float = 3600) -> Path:
     """Download one official file of dataset ``name`` into ``root/name/``, checking its MD5.
 
-    Mirrors are tried in turn. The file is written to a temporary name in the
-    same folder and renamed only once its checksum matches, so a failed or
-    interrupted download never leaves a file that looks complete.
+    Mirrors are tried in turn. ``timeout`` bounds each read, ``deadline`` (seconds) the whole transfer
+    from one mirror, so a server that trickles bytes cannot hold the download for ever. The file is
+    written to a temporary name in the same folder and renamed only once its checksum matches, so a
+    failed or interrupted download never leaves a file that looks complete.
     """
     md5, mirrors = REMOTE[name][filename]
     folder = (root or data_root()) / name
@@ -132,8 +194,7 @@ def download(name: str, filename: str, root: Path | None = None, timeout: float 
     for mirror in mirrors:
         try:
             with atomic_path(target) as tmp:
-                with open(tmp, "wb") as out, urllib.request.urlopen(mirror + filename, timeout=timeout) as r:
-                    shutil.copyfileobj(r, out, 1 << 20)
+                _fetch(mirror + filename, tmp, timeout, deadline)
                 if (got := _md5(tmp)) != md5:
                     raise ValueError(f"checksum {got}, expected {md5}")
             return target
@@ -145,12 +206,25 @@ def download(name: str, filename: str, root: Path | None = None, timeout: float 
                     f"(VAEBOOK_PROFILE=fast), which reads the subsets bundled with vaebook.")
 
 
+def _fetch(url: str, out: Path, timeout: float, deadline: float) -> None:
+    """Copy ``url`` to ``out``. Each read waits at most ``timeout`` s; after ``deadline`` s the copy stops with a
+    TimeoutError, however steadily a slow server sends (``read1`` returns what has arrived instead of waiting
+    for a full block)."""
+    end = time.monotonic() + deadline
+    with open(out, "wb") as f, urllib.request.urlopen(url, timeout=timeout) as r:
+        while block := r.read1(1 << 16):
+            f.write(block)
+            if time.monotonic() > end:
+                raise TimeoutError(f"not finished within its deadline of {deadline:g} s (timeout={timeout:g} s "
+                                   f"per read); pass a larger deadline to download() on a slow connection")
+
+
 def _find(name: str, *candidates: str, fetch: str | None = None) -> Path:
-    """The first of ``candidates`` present under ``data_root()/name``, else download ``fetch``."""
+    """The first of ``candidates`` present under ``data_root()/name``, checked; else download ``fetch``."""
     folder = data_root() / name
     for c in candidates:
         if (folder / c).exists():
-            return folder / c
+            return verify(folder / c, name)
     if fetch is None:
         raise DataError(f"None of {list(candidates)} is in {folder}. Put the official files there "
                         f"or set VAEBOOK_DATA to the folder that holds '{name}/'.")
@@ -164,40 +238,47 @@ def _load_mnist_like(name: str, split: str) -> ImageSet:
     if name == "kmnist" and split == "train" and not (data_root() / name / images).exists():
         partial = data_root() / name / "kmnist-train-images-PARTIAL-first6284.npz"
         if partial.exists():  # the offline copy in ../shared: the first 6,284 official images
-            x = read_npz(partial)
+            x = read_npz(verify(partial, name))
             return ImageSet(name, split, x, y[: len(x)], f"official files, partial ({partial.name})")
     x = read_idx(_find(name, images, fetch=images))
     return ImageSet(name, split, x, y, f"official files ({data_root() / name})")
 
 
 def _load_emnist_letters(split: str) -> ImageSet:
-    """EMNIST-Letters, turned upright (the IDX files store images transposed), labels a..z -> 0..25."""
+    """EMNIST-Letters, turned upright (the IDX files store images transposed), labels a..z -> 0..25.
+
+    The images and labels are read straight from the official ``gzip.zip`` (checked by its MD5), so no
+    extracted copy has to be trusted.
+    """
     folder = data_root() / "emnist-letters"
     images, labels = (f"emnist-letters-{split}-images-idx3-ubyte.gz", f"emnist-letters-{split}-labels-idx1-ubyte.gz")
-    if not (folder / images).exists():
+    if not (folder / "gzip.zip").exists():
         partial = {"test": "emnist-letters-test-images-idx3-ubyte-PARTIAL-first14800.gz",
                    "train": "emnist-letters-train-PARTIAL-idx85264-88799.npz"}[split]
         if (folder / partial).exists():
             warnings.warn(f"EMNIST-Letters {split}: only the partial offline copy {partial} is available.")
             if split == "test":
-                x = read_idx(folder / partial)
-                y = read_idx(folder / "emnist-letters-test-labels-idx1-ubyte-PARTIAL-first14800.gz")
+                x = read_idx(verify(folder / partial, "emnist-letters"))
+                y = read_idx(verify(folder / "emnist-letters-test-labels-idx1-ubyte-PARTIAL-first14800.gz",
+                                    "emnist-letters"))
             else:
-                x, y = read_npz(folder / partial, "x"), read_npz(folder / partial, "y")
+                path = verify(folder / partial, "emnist-letters")
+                x, y = read_npz(path, "x"), read_npz(path, "y")
             return ImageSet("emnist-letters", split, x.transpose(0, 2, 1).copy(), y.astype(np.int64) - 1,
                             f"official images, partial ({partial})")
-        archive = _find("emnist-letters", "gzip.zip", fetch="gzip.zip")
-        try:
-            with zipfile.ZipFile(archive) as zf:
-                for member in (images, labels):
-                    with atomic_path(folder / member) as tmp:
-                        tmp.write_bytes(zf.read(f"gzip/{member}"))
-        except (zipfile.BadZipFile, KeyError, OSError) as e:
-            raise DataError(f"{archive} is corrupt or not the official EMNIST archive ({e}). "
-                            f"Delete it and download it again.") from e
-    x, y = read_idx(folder / images), read_idx(folder / labels)
+    archive = _find("emnist-letters", "gzip.zip", fetch="gzip.zip")
+    x, y = (read_idx_bytes(_zip_member(archive, f"gzip/{m}"), f"{archive}:gzip/{m}") for m in (images, labels))
     return ImageSet("emnist-letters", split, x.transpose(0, 2, 1).copy(), y.astype(np.int64) - 1,
-                    f"official files ({folder})")
+                    f"official files ({archive})")
+
+
+def _zip_member(archive: Path, member: str) -> bytes:
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            return zf.read(member)
+    except (zipfile.BadZipFile, KeyError, OSError, zlib.error, EOFError) as e:
+        raise DataError(f"{archive} is corrupt or not the official EMNIST archive: cannot read {member} ({e}). "
+                        f"Delete it and download it again.") from e
 
 
 def _load_official(name: str, split: str) -> ImageSet:
@@ -228,8 +309,8 @@ def _bundle() -> dict[str, np.ndarray]:
     try:
         with np.load(BUNDLE) as f:
             return {k: f[k] for k in f.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as e:
-        raise DataError(f"The bundled subsets {BUNDLE} are corrupt ({e}). Rebuild them with "
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as e:
+        raise DataError(f"The bundled subsets {BUNDLE} are empty or corrupt ({e}). Rebuild them with "
                         f"`python scripts/build_bundle.py --source ../shared/datasets`.") from e
 
 

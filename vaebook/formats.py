@@ -14,11 +14,12 @@ import io
 import pickle
 import tarfile
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DataError", "read_idx", "write_idx", "read_omniglot_zip", "read_cifar10",
+__all__ = ["DataError", "read_idx", "read_idx_bytes", "write_idx", "read_omniglot_zip", "read_cifar10",
            "read_svhn_mat", "read_npz"]
 
 
@@ -37,8 +38,9 @@ def _open(path: Path) -> bytes:
             with gzip.open(path, "rb") as f:
                 return f.read()
         return path.read_bytes()
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
-        raise DataError(f"{path} is corrupt or truncated ({e}). Delete it and download it again.") from e
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as e:  # zlib.error: a stream corrupted mid-way
+        raise DataError(f"{path} is corrupt or truncated ({type(e).__name__}: {e}). Delete it and download it "
+                        f"again.") from e
 
 
 def read_idx(path: str | Path) -> np.ndarray:
@@ -49,16 +51,26 @@ def read_idx(path: str | Path) -> np.ndarray:
     EMNIST stores its images transposed: :func:`vaebook.data.load` undoes that.
     """
     path = Path(path)
-    raw = _open(path)
+    return read_idx_bytes(_open(path), str(path))
+
+
+def read_idx_bytes(raw: bytes, name: str) -> np.ndarray:
+    """:func:`read_idx` of a file's bytes (gunzipped when they start with gzip's magic); ``name`` is for errors."""
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as e:
+            raise DataError(f"{name} is corrupt or truncated ({type(e).__name__}: {e}). Delete it and download "
+                            f"it again.") from e
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
-        raise DataError(f"{path} is not an IDX file (bad magic number). Replace it with the official file.")
+        raise DataError(f"{name} is not an IDX file (bad magic number). Replace it with the official file.")
     ndim = raw[3]
     header = 4 + 4 * ndim
     shape = tuple(int(d) for d in np.frombuffer(raw, ">i4", count=ndim, offset=4)) if len(raw) >= header else ()
     dtype = np.dtype(_IDX_DTYPES[raw[2]])
     expected = header + int(np.prod(shape)) * dtype.itemsize if shape else -1
     if len(raw) != expected:
-        raise DataError(f"{path} is truncated or padded: expected {expected} bytes for shape {shape}, "
+        raise DataError(f"{name} is truncated or padded: expected {expected} bytes for shape {shape}, "
                         f"found {len(raw)}. Delete it and download it again.")
     return np.frombuffer(raw, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
 
@@ -109,6 +121,24 @@ def read_omniglot_zip(path: str | Path, size: int = 28) -> tuple[np.ndarray, np.
     return x, y
 
 
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickles only what CIFAR-10's batches hold: dicts, lists, bytes, numbers and NumPy arrays.
+
+    ``pickle.load`` runs whatever code a pickle names; a file planted in the data folder must not.
+    """
+
+    ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "_reconstruct"),
+               ("numpy._core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "scalar"),
+               ("numpy._core.multiarray", "scalar")}
+
+    def find_class(self, module, name):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"it asks to load {module}.{name}, which a CIFAR-10 batch never holds")
+        if module.startswith("numpy.core"):  # NumPy 2 moved numpy.core to numpy._core
+            module = module.replace("numpy.core", "numpy._core")
+        return super().find_class(module, name)
+
+
 def read_cifar10(path: str | Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     """Read CIFAR-10's python batches from ``cifar-10-python.tar.gz`` (``split``: train or test)."""
     path = Path(path)
@@ -122,11 +152,11 @@ def read_cifar10(path: str | Path, split: str) -> tuple[np.ndarray, np.ndarray]:
             for name in wanted:
                 if name not in members:
                     raise DataError(f"{path} has no member {name}: is it the official CIFAR-10 archive?")
-                d = pickle.load(tf.extractfile(members[name]), encoding="bytes")
+                d = _ArrayUnpickler(tf.extractfile(members[name]), encoding="bytes").load()
                 xs.append(np.asarray(d[b"data"], np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
                 ys.append(np.asarray(d[b"labels"], np.int64))
-    except (tarfile.TarError, OSError, EOFError, pickle.UnpicklingError) as e:
-        raise DataError(f"{path} is corrupt or truncated ({e}). Delete it and download it again.") from e
+    except (tarfile.TarError, OSError, EOFError, zlib.error, pickle.UnpicklingError) as e:
+        raise DataError(f"{path} is corrupt, truncated or not the official CIFAR-10 archive ({e}). Delete it and download it again.") from e
     return np.concatenate(xs), np.concatenate(ys)
 
 

@@ -18,7 +18,8 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-__all__ = ["PROFILES", "current_profile", "set_profile", "pick", "device", "seed_everything", "progress", "show_progress"]
+__all__ = ["PROFILES", "ParameterError", "current_profile", "set_profile", "pick", "param", "device", "seed_everything",
+           "progress", "show_progress"]
 
 PROFILES = ("smoke", "fast", "full")
 T = TypeVar("T")
@@ -49,6 +50,78 @@ def pick(value: T | None, *, smoke: T, fast: T, full: T, profile: str | None = N
     if value is not None:
         return value
     return {"smoke": smoke, "fast": fast, "full": full}[current_profile(profile)]
+
+
+class ParameterError(ValueError):
+    """A notebook parameter has a value the chapter cannot use. The message names it and says what it takes."""
+
+
+_KIND_NAMES = {int: "an integer", float: "a number", bool: "True or False", str: "a string"}
+
+
+def _check_one(value, kind: type, low, above, choices):
+    """``value`` converted to ``kind`` if it is one, else None."""
+    if kind is bool:
+        return value if isinstance(value, (bool, np.bool_)) else None
+    if isinstance(value, (bool, np.bool_)):  # True is an int in Python, never a size or a distance
+        return None
+    if kind is int:
+        if not isinstance(value, (int, np.integer)):  # 100.5 and "abc" alike: a count is never a float or a string
+            return None
+        value = int(value)
+    elif kind is float:
+        if not isinstance(value, (int, float, np.integer, np.floating)) or not np.isfinite(value):
+            return None
+        value = float(value)
+    elif kind is str:
+        if not isinstance(value, str):
+            return None
+    if (low is not None and value < low) or (above is not None and value <= above):
+        return None
+    if choices is not None and value not in choices:
+        return None
+    return value
+
+
+def param(name: str, value, kind, *, low=None, above=None, choices=None, contains=(), **profiles):
+    """A notebook parameter, checked: ``value`` if the parameters cell (or papermill) set it, else the
+    profile's value from ``smoke=``, ``fast=``, ``full=``.
+
+    ``kind`` is ``int``, ``float``, ``bool``, ``str``, or ``[int]`` / ``[float]`` for a non-empty list of them.
+    Integers must be ``>= low`` (default 1: sizes, epochs, dimensions), numbers ``>= low`` or ``> above``
+    when given; values one of ``choices`` when given; a list must hold every element of ``contains``. A value that breaks
+    a rule raises :class:`ParameterError` naming the parameter and what it takes, before anything is
+    trained, cached or recorded.
+
+    >>> n_train = param("n_train", None, int, smoke=500, fast=10000, full=60000)
+    """
+    if value is None:
+        if not profiles:
+            raise ParameterError(f"parameter {name} is None: set it in the notebook's parameters cell")
+        value = pick(None, **profiles)
+    is_list = isinstance(kind, list)
+    item = kind[0] if is_list else kind
+    if low is None and above is None and item is int:
+        low = 1
+    rule = (_KIND_NAMES[item] + (f" >= {low}" if low is not None else "") + (f" > {above}" if above is not None else "")
+            + (f" in {list(choices)}" if choices else ""))
+    if is_list:
+        rule = f"a non-empty list of {rule.replace('an integer', 'integers').replace('a number', 'numbers')}"
+        if contains:
+            rule += f" that contains {list(contains)}"
+    example = pick(None, **profiles) if profiles else None
+    hint = (f"Set it in the notebook's parameters cell (or `papermill -p {name} ...`)" +
+            (f"; the current profile's value is {example!r}." if example is not None else "."))
+    if is_list:
+        ok = isinstance(value, (list, tuple)) and len(value) > 0
+        checked = [_check_one(v, item, low, above, choices) for v in value] if ok else []
+        if not ok or any(c is None for c in checked) or not set(contains) <= set(checked):
+            raise ParameterError(f"parameter {name} = {value!r}: it must be {rule}. {hint}")
+        return checked
+    checked = _check_one(value, item, low, above, choices)
+    if checked is None:
+        raise ParameterError(f"parameter {name} = {value!r}: it must be {rule}. {hint}")
+    return checked
 
 
 def device() -> torch.device:

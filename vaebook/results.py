@@ -1,23 +1,33 @@
 """Recorded numbers: each chapter's headline values, for the claim tests and reproduction tables.
 
-``vb.record("01_ood_puzzle", auc_bpd_bernoulli=0.41)`` merges the values into
-``_build/results/01_ood_puzzle.json`` (a flat JSON object of numbers) and the
-profile into ``01_ood_puzzle.meta.json``. The folder is ``$VAEBOOK_RESULTS``,
-else ``_build/results`` at the repository root (found from the working directory).
+``vb.record("01_ood_puzzle", auc_bpd_bernoulli=0.41, ...)`` writes ``_build/results/01_ood_puzzle.json``:
+one JSON object holding the run's meta data (profile, time), its values (finite numbers by name) and,
+when given, the chapter's reproduction table (a list of rows). A chapter records once, at its end; the
+file is replaced as a whole and atomically, so a reader (another process, a test) sees the previous
+run's file or this run's, never a mixture and never values without their meta data. The folder is
+``$VAEBOOK_RESULTS``, else ``_build/results`` at the repository root (found from the working directory).
 
 Used in: every chapter's last cells; ``tests/test_claims.py`` reads the files.
 """
 from __future__ import annotations
 
+import datetime
 import json
 import math
 import os
+import re
 from pathlib import Path
 
 from .files import atomic_path
 from .profiles import current_profile
 
-__all__ = ["results_dir", "record", "read_results"]
+__all__ = ["ResultsError", "results_dir", "record", "read_results", "read_record"]
+
+_CHAPTER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+class ResultsError(ValueError):
+    """A value that cannot be recorded, a bad chapter name, or a results file that cannot be read."""
 
 
 def results_dir() -> Path:
@@ -30,28 +40,65 @@ def results_dir() -> Path:
     return here / "_build" / "results"
 
 
-def _write_json(path: Path, obj: dict) -> None:
+def _path(chapter: str) -> Path:
+    if not isinstance(chapter, str) or not _CHAPTER.fullmatch(chapter) or ".." in chapter:
+        raise ResultsError(f"chapter name {chapter!r} is not a plain file name (letters, digits, '_', '-', '.'): "
+                           f"results are written only inside {results_dir()}")
+    return results_dir() / f"{chapter}.json"
+
+
+def _number(key: str, value) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ResultsError(f"recorded value {key}={value!r} is not a number: record numbers only "
+                           f"(put text in the table)") from None
+    if not math.isfinite(v):
+        raise ResultsError(f"recorded value {key}={v} is not finite: fix the computation before recording it")
+    return v
+
+
+def _cell(value):
+    """A table cell as JSON: numbers, text, booleans; NaN and None become null."""
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return v if math.isfinite(v) else None
+
+
+def record(chapter: str, table=None, **values: float) -> None:
+    """Write ``chapter``'s results: ``values`` (finite numbers by name) and an optional ``table``
+    (a pandas DataFrame or a list of dicts), replacing the previous run's file as a whole."""
+    path = _path(chapter)
+    clean = {k: _number(k, v) for k, v in values.items()}
+    rows = None
+    if table is not None:
+        rows = table.to_dict("records") if hasattr(table, "to_dict") else list(table)
+        rows = [{str(k): _cell(v) for k, v in row.items()} for row in rows]
+    meta = {"chapter": chapter, "profile": current_profile(),
+            "written": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    blob = {"meta": meta, "values": clean, **({"table": rows} if rows is not None else {})}
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=1, sort_keys=True))
+        tmp.write_text(json.dumps(blob, indent=1, sort_keys=True))
+
+
+def read_record(chapter: str) -> dict:
+    """The whole recorded file of ``chapter`` (``meta``, ``values``, maybe ``table``); empty when none."""
+    path = _path(chapter)
+    if not path.exists():
+        return {}
+    try:
+        blob = json.loads(path.read_text())
+        if not isinstance(blob, dict) or not isinstance(blob.get("values"), dict) or "meta" not in blob:
+            raise ValueError("not a results file of this version (no 'meta' and 'values')")
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ResultsError(f"the results file {path} is corrupt ({e}). Delete it and run the chapter again.") from e
+    return blob
 
 
 def read_results(chapter: str) -> dict[str, float]:
-    """The numbers recorded so far for ``chapter`` (empty when none)."""
-    path = results_dir() / f"{chapter}.json"
-    return json.loads(path.read_text()) if path.exists() else {}
-
-
-def record(chapter: str, **values: float) -> dict[str, float]:
-    """Merge ``values`` (finite numbers) into ``chapter``'s results file; returns them all."""
-    clean = {}
-    for k, v in values.items():
-        v = float(v)
-        if not math.isfinite(v):
-            raise ValueError(f"recorded value {k}={v} is not finite: fix the computation before recording it")
-        clean[k] = v
-    folder = results_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    merged = {**read_results(chapter), **clean}
-    _write_json(folder / f"{chapter}.json", merged)
-    _write_json(folder / f"{chapter}.meta.json", {"profile": current_profile()})
-    return merged
+    """The numbers ``chapter`` recorded in its last run (empty when none)."""
+    return read_record(chapter).get("values", {})

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import random
+import time
 import warnings
 from functools import partial
 from pathlib import Path
@@ -110,29 +111,81 @@ def train_or_load(name: str, config: dict, build: Callable[[], nn.Module],
 
     ``train`` returns the loss history, or a dict of anything ``torch.load(weights_only=True)``
     can read back (lists, numbers, tensors), e.g. latents recorded during training.
-    Checkpoints are written atomically and read with ``weights_only=True``; a
-    corrupt or mismatching checkpoint is retrained, never trusted. ``build`` and ``train`` run with
-    the random generators seeded from ``config["seed"]`` (default 0), so neither needs to seed them.
+    Checkpoints are written atomically, with a SHA-256 of their tensors, and read with
+    ``weights_only=True``; a corrupt, altered or mismatching checkpoint is retrained, never trusted.
+    The cache folder is checked to be writable *before* training, so a model is never trained only to be
+    thrown away. ``build`` and ``train`` run with the random generators seeded from ``config["seed"]``
+    (default 0), so neither needs to seed them.
     """
-    path = cache_dir() / f"{config_key(name, config)}.pt"
+    folder = cache_dir()
+    _prepare_cache(folder)
+    path = folder / f"{config_key(name, config)}.pt"
     seed = int(config.get("seed", 0))
     with _own_random_state(seed):  # the model is a function of its config alone, trained here or loaded
         model = build()
         if path.exists():
             try:
                 ckpt = torch.load(path, map_location="cpu", weights_only=True)
+                if ckpt.get("sha256") != _tensor_digest(ckpt["state"], ckpt["history"]):
+                    raise ValueError("its tensors do not match the checksum saved with them")
                 model.load_state_dict(ckpt["state"])
                 return model.eval(), ckpt["history"]
-            except Exception as e:  # corrupt file, or weights of another shape
-                warnings.warn(f"cached model {path.name} could not be read ({type(e).__name__}); retraining it")
+            except Exception as e:  # corrupt or altered file, or weights of another shape
+                warnings.warn(f"cached model {path} could not be used ({type(e).__name__}: {e}); retraining it")
                 seed_everything(seed)
                 model = build()
         history = train(model)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    saved = history if isinstance(history, dict) else [float(h) for h in history]
     with atomic_path(path) as tmp:
-        saved = history if isinstance(history, dict) else [float(h) for h in history]
-        torch.save({"state": state, "history": saved, "config": json.dumps(config, default=repr)}, tmp)
+        torch.save({"state": state, "history": saved, "sha256": _tensor_digest(state, saved),
+                    "config": json.dumps(config, default=repr)}, tmp)
     return model.eval(), history
+
+
+# A save takes seconds; a .part file this old was left by a process that was killed while saving.
+STALE_PART_S = 600
+
+
+def _prepare_cache(folder: Path) -> None:
+    """Create ``folder``, fail now (not after training) if it is not writable, and remove stale ``.part`` files."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with atomic_path(folder / ".write-test") as tmp:
+            tmp.write_bytes(b"")
+        (folder / ".write-test").unlink()
+    except OSError as e:
+        raise PermissionError(f"the model cache {folder} is not writable ({e.strerror or e}): set VAEBOOK_CACHE to "
+                              f"a writable folder before training") from e
+    now = time.time()
+    for part in folder.glob(".*.part"):
+        with contextlib.suppress(OSError):  # another process may remove it first
+            if now - part.stat().st_mtime > STALE_PART_S:
+                part.unlink()
+
+
+def _tensor_digest(*objects) -> str:
+    """SHA-256 over every tensor and number in ``objects`` (nested dicts and lists), in a fixed order."""
+    h = hashlib.sha256()
+
+    def walk(obj):
+        if isinstance(obj, dict):
+            for k in sorted(obj, key=str):
+                h.update(str(k).encode())
+                walk(obj[k])
+        elif isinstance(obj, (list, tuple)):
+            for v in obj:
+                walk(v)
+        elif isinstance(obj, Tensor):
+            t = obj.detach().cpu().contiguous().reshape(-1)
+            h.update(f"{t.dtype}{tuple(obj.shape)}".encode())
+            h.update(t.view(torch.uint8).numpy().tobytes())
+        else:
+            h.update(repr(obj).encode())
+
+    for obj in objects:
+        walk(obj)
+    return h.hexdigest()
 
 
 @contextlib.contextmanager
