@@ -37,6 +37,18 @@ def test_structure(path):
         assert captions, "a chapter's figures have captions"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS[1:], ids=lambda p: p.stem)
+def test_what_we_found_types_no_result(path):
+    """Decimal numbers in "What we found" are pasted from the run (glue); a typed one must be a paper's value
+    that stands in the chapter's code (its paper table)."""
+    nb = nbformat.read(path, as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    found = next(c.source for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("## What we found"))
+    prose = re.sub(r"\{glue:text\}`[^`]*`", "", found)
+    typed = [n for n in re.findall(r"(?<![\w.§])\d+\.\d+", prose) if n not in code]
+    assert not typed, f"numbers typed into 'What we found' that are in no paper table: {typed}"
+
+
 # Kernels talk over Unix sockets in a directory of their own, not over TCP: with TCP, jupyter_client picks
 # "free" ports by binding and releasing them, so two xdist workers starting kernels at the same moment can be
 # handed the same port (jupyter/jupyter_client#487). Socket paths stay short (a Unix socket path is limited to
@@ -56,10 +68,16 @@ CELL_TIMEOUT_S = 30
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_runs_in_smoke_profile(path, tmp_path):
     _run(path, tmp_path, {})
+    executed = nbformat.read(tmp_path / path.name, as_version=4)
+    glued = {o.get("metadata", {}).get("scrapbook", {}).get("name") for c in executed.cells if c.cell_type == "code"
+             for o in c.get("outputs", [])}
+    pasted = {m for c in executed.cells if c.cell_type == "markdown" for m in re.findall(r"\{glue:text\}`([^`:]+)", c.source)}
+    assert pasted <= glued, f"the text pastes numbers that the run did not glue: {sorted(pasted - glued)}"
     if path.stem != "00_data":
         blob = json.loads((tmp_path / "results" / f"{path.stem}.json").read_text())
         assert blob["meta"]["profile"] == "smoke"
         assert blob["values"] and all(isinstance(v, float) for v in blob["values"].values())
+        assert blob["table"] and all("profile" in row and any("paper" in k for k in row) for row in blob["table"]), "the reproduction table"
 
 
 def _run(path, tmp_path, parameters):

@@ -28,6 +28,21 @@ def test_nan_loss_stops_with_the_step():
     assert len(calls) == 4
 
 
+def test_a_nan_checked_lazily_still_names_its_step():
+    """With the flag read every 4 steps (as on a GPU, every 100), a NaN at step 1 stops training at the read
+    after it (step 3), and the message names step 1."""
+    w = nn.Parameter(torch.tensor([1.0]))
+    calls = []
+
+    def loss(b):
+        calls.append(1)
+        return (b * w).sum() * (float("nan") if len(calls) == 2 else 1.0)
+
+    with pytest.raises(FloatingPointError, match=r"the loss became nan at step 1 \(epoch 0\)"):
+        vb.fit(loss, [w], torch.ones(40), epochs=1, batch_size=5, check_every=4)
+    assert len(calls) == 4
+
+
 def test_fit_rejects_bad_input():
     with pytest.raises(ValueError, match="equal length"):
         vb.fit(lambda a, b: a.sum(), [], (torch.ones(3), torch.ones(4)), 1, 2)

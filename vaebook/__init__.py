@@ -15,7 +15,7 @@ from .flows import AffineCoupling, Flow, FlowDistribution, Permutation, Reverse,
 from .metrics import auroc, batched, logsumexp_chunked
 from .nets import MLP, ConvDecoder, ConvEncoder, ConvNets, KamoiDecoder, KamoiNets, MLPDecoder, MLPEncoder, MLPNets
 from .profiles import ParameterError, current_profile, device, param, pick, progress, seed_everything, set_profile
-from .results import ResultsError, read_record, read_results, record
+from .results import ResultsError, glue, read_record, read_results, record
 from .train import fit, optimizer, train_or_load
 from .vae import VAE, Decoder, Encoder, FlowEncoder, bits_per_dim
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from .files import atomic_path
 from .profiles import current_profile
 
-__all__ = ["ResultsError", "results_dir", "record", "read_results", "read_record"]
+__all__ = ["ResultsError", "results_dir", "record", "read_results", "read_record", "glue"]
 
 _CHAPTER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
@@ -102,3 +102,19 @@ def read_record(chapter: str) -> dict:
 def read_results(chapter: str) -> dict[str, float]:
     """The numbers ``chapter`` recorded in its last run (empty when none)."""
     return read_record(chapter).get("values", {})
+
+
+def glue(name: str, value) -> None:
+    """Make ``value`` from this run available to the chapter's prose as ``{glue:text}`name:.2f```.
+
+    No result is typed into a chapter's text: "What we found" pastes the run's numbers (and the words
+    that depend on them) through myst-nb's glue. Numbers (NumPy, torch scalars) are glued as Python
+    floats, text as text. Where myst-nb is not installed (Colab) nothing happens: the tables carry the numbers.
+
+    Used in: every chapter's "What we found".
+    """
+    try:
+        from myst_nb import glue as _glue
+    except ImportError:
+        return
+    _glue(name, value if isinstance(value, str) else float(value), display=False)
