@@ -25,11 +25,16 @@ def repository() -> tuple[str, str]:
 
 def cell_source() -> str:
     url, branch = repository()
+    spec = f"vaebook @ git+{url}@{branch}"
     return ("# Set-up on Colab (or any Python without vaebook): install vaebook from the book's repository.\n"
-            "# Colab already has torch, numpy, matplotlib, scikit-learn, tqdm and ipywidgets: nothing else is installed.\n"
+            "# Colab's own torch, numpy, matplotlib, scikit-learn, tqdm and ipywidgets (7.x or 8.x) are kept as they are.\n"
             "import importlib.util, subprocess, sys\n"
             "if importlib.util.find_spec(\"vaebook\") is None:\n"
-            f"    subprocess.run([sys.executable, \"-m\", \"pip\", \"install\", \"-q\", \"vaebook @ git+{url}@{branch}\"], check=True)")
+            f"    pip = subprocess.run([sys.executable, \"-m\", \"pip\", \"install\", \"-q\", \"{spec}\"], capture_output=True, text=True)\n"
+            "    if pip.returncode != 0:\n"
+            f"        raise RuntimeError(\"Could not install vaebook from {url} (branch {branch}). pip said:\\n\" + pip.stderr[-1500:] +\n"
+            "                           \"\\nCheck that this runtime reaches the address (Colab: a network connection), or install \"\n"
+            f"                           \"vaebook yourself (pip install '{spec}', or pip install -e on a clone) and run this notebook again.\")")
 
 
 def main(check: bool) -> int:

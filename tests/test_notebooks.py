@@ -108,3 +108,14 @@ def test_a_bad_parameter_stops_the_chapter_before_anything_is_stored(tmp_path, p
 def test_a_one_point_sweep_runs(tmp_path):
     _run(ROOT / "notebooks" / "01_ood_puzzle.ipynb", tmp_path, {"sweep_dims": [3]})
     assert "sweep_auc_bpd_d3" in json.loads((tmp_path / "results" / "01_ood_puzzle.json").read_text())["values"]
+
+
+def test_a_failed_colab_install_says_what_to_do(monkeypatch, tmp_path):
+    """The set-up cell turns pip's failure into a message naming the address and the fix, not a bare CalledProcessError."""
+    import importlib.util
+
+    monkeypatch.setattr(colab_cell, "repository", lambda: ((tmp_path / "no-such-repo").as_uri(), "main"))
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)  # as on a fresh Colab runtime
+    with pytest.raises(RuntimeError, match=r"Could not install vaebook from file://.*no-such-repo \(branch main\)\. "
+                                           r"pip said:(.|\n)*install vaebook yourself"):
+        exec(colab_cell.cell_source(), {})

@@ -51,5 +51,9 @@ def frechet_distance(a: Tensor, b: Tensor) -> float:
     a, b = (np.asarray(t.detach().cpu(), dtype=np.float64) for t in (a, b))
     m1, m2 = a.mean(0), b.mean(0)
     c1, c2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    root, _ = linalg.sqrtm(c1 @ c2, disp=False)
-    return float(((m1 - m2) ** 2).sum() + np.trace(c1 + c2 - 2 * root.real))
+    # tr (c1 c2)^(1/2) = Σ √λ of the symmetric PSD s c2 s with s = c1^(1/2): no matrix square root of a
+    # non-symmetric product, which fails (with a warning) when a model's features have a singular covariance.
+    w, v = linalg.eigh(c1)
+    s = (v * np.sqrt(w.clip(min=0))) @ v.T
+    trace_root = np.sqrt(linalg.eigvalsh(s @ c2 @ s).clip(min=0)).sum()
+    return float(((m1 - m2) ** 2).sum() + np.trace(c1) + np.trace(c2) - 2 * trace_root)
