@@ -47,8 +47,11 @@ CLAIMS = {
         ("multi (1,7) has a higher AUROC than uni (1,7)", lambda r: r["auroc_multi_17"] > r["auroc_uni_17"]),
         ("uni (1) and uni (7) still give MNIST a lower NLL than multi (1,7) (Table 1)",
          lambda r: max(r["nll_mnist_uni_1"], r["nll_mnist_uni_7"]) < r["nll_mnist_multi_17"]),
-        ("generalized-Gaussian components reach the effect at a smaller distance than Gaussian ones (Fig. 6)",
-         lambda r: r["reach_distance_gg"] < r["reach_distance_gaussian"]),
+        ("generalized-Gaussian components reach the effect at a smaller distance than Gaussian ones (Fig. 6), with a "
+         "model that still fits its inliers (in-distribution NLL within 1.5x the standard normal's; our threshold)",
+         lambda r: r["reach_distance_gg"] < r["reach_distance_gaussian"] and r["reach_in_ratio_gg"] <= 1.5),
+        ("the generalized-Gaussian mixture at the paper's distance fits its inliers (in-distribution NLL within 1.5x "
+         "uni (1,7)'s; our threshold)", lambda r: r["nll_in_multi_gg_17"] <= 1.5 * r["nll_in_uni_17"]),
     ],
     "04_negative_sampling": [
         ("auxiliary negatives lift AUC bits/dim above 0.9, Bernoulli (paper 1.00 vs 0.46)", lambda r: r["auc_bpd_aux_bernoulli"] > 0.9),
@@ -90,6 +93,10 @@ CLAIMS = {
 }
 # (chapter, claim) -> why it does not reproduce; such a claim must keep failing (strict).
 KNOWN_FAILURES: dict[tuple[str, str], str] = {
+    ("03_mixture_priors", "the generalized-Gaussian mixture at the paper's distance fits its inliers (in-distribution "
+                          "NLL within 1.5x uni (1,7)'s; our threshold)"):
+        "degenerate in the fast profile (in-distribution NLL about 8x the unimodal model's): its training at d = 150 "
+        "fails, so its AUROC is not counted; the chapter says so",
     ("05_probabilistic_autoencoder", "latent density beats reconstruction error at large K (K = 64, MNIST)"):
         "a tie in the fast profile (0.983 against 0.987): its MLP decoder cannot reconstruct digits at any K; "
         "with the conv decoder (full profile) the chapter reports 0.996 against 0.961",
