@@ -33,6 +33,9 @@ def test_structure(path):
         assert f'{name} = vb.param("{name}", {name}, ' in checked, f"parameter {name} is not checked with vb.param"
     if path.stem != "00_data":
         assert f'vb.record("{path.stem}"' in src, "a chapter records its key numbers"
+        markdown = [c.source for c in nb.cells if c.cell_type == "markdown"]
+        assert markdown[1].startswith("## What the paper did, and what this chapter runs\n"), "the scope table comes first"
+        assert "| the paper's experiment | status here |" in markdown[1]
         captions = [c for c in code if "figure" in c.metadata.get("mystnb", {})]
         assert captions, "a chapter's figures have captions"
 
