@@ -142,6 +142,8 @@ def test_every_chapter_page_was_built_without_errors():
         reprs = re.findall(r"&lt;matplotlib\.[\w.]+ at 0x|Text\(\d", text)
         assert not reprs, f"{page.name} shows Python reprs as outputs: {reprs} (end the cell with ';')"
         assert str(ROOT) not in text, f"{page.name} shows a path of the build machine"
+        found = re.sub(r"<[^>]+>", "", text[text.find('id="what-we-found"'):].split("requestKernel")[0])
+        assert "**" not in found and "{glue" not in found, f"{page.name}: markup pasted as text in 'What we found'"
 
 
 def test_data_page_shows_real_images():
