@@ -38,6 +38,9 @@ def test_structure(path):
         assert "| the paper's experiment | status here |" in markdown[1]
         captions = [c for c in code if "figure" in c.metadata.get("mystnb", {})]
         assert captions, "a chapter's figures have captions"
+    for c in code:  # plumbing is folded, not deleted: plots, tables' formatting, recording, widgets
+        if "figure" in c.metadata.get("mystnb", {}) or "vb.record(" in c.source or "vb.widgets.explore(" in c.source:
+            assert "hide-input" in c.metadata.get("tags", []), f"fold this cell with the hide-input tag:\n{c.source[:200]}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS[1:], ids=lambda p: p.stem)
