@@ -25,6 +25,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 from vaebook import runtime  # noqa: E402
 
 # Longest first, so that the last notebook to start is a short one (fast-profile minutes on 2 cores).
@@ -33,8 +34,11 @@ ORDER = ("05_", "04_", "03_", "06_", "07_", "01_", "02_", "00_")
 
 def _execute(path: str, timeout: int):
     """Run one notebook in its folder (in a worker process); returns the executed notebook and the result."""
+    import kernel_replies
     import nbformat
     from jupyter_cache.executors.utils import single_nb_execution
+
+    kernel_replies.install()
 
     nb = nbformat.read(path, as_version=4)
     t = time.monotonic()

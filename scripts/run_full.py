@@ -18,6 +18,8 @@ import papermill as pm
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+import kernel_replies  # noqa: E402
 from vaebook import runtime  # noqa: E402
 
 
@@ -30,6 +32,7 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     os.environ.update(VAEBOOK_PROFILE="full", VAEBOOK_RESULTS=str(out / "results"),
                       VAEBOOK_CACHE=os.environ.get("VAEBOOK_CACHE", str(out / "models")), VAEBOOK_PROGRESS="0")
+    kernel_replies.install()
     for key, value in runtime.environment().items():  # inherited by the kernels, before they import torch
         os.environ.setdefault(key, value)
     paths = [Path(p).resolve() for p in args.notebooks] or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))

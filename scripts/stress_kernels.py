@@ -26,6 +26,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+import kernel_replies  # noqa: E402
 from vaebook import runtime  # noqa: E402
 from vaebook.files import atomic_path  # noqa: E402
 
@@ -35,10 +37,13 @@ def _seconds(a: str, b: str) -> float:
     return (t[1] - t[0]).total_seconds()
 
 
-def run_one(path: Path, cell_timeout: int, stall_s: float) -> dict:
+def run_one(path: Path, cell_timeout: int, stall_s: float, sliced: bool) -> dict:
     """Execute one notebook in the smoke profile; per-cell client and kernel times, and the stalled cells."""
     import papermill as pm
     from traitlets.config import Config
+
+    if sliced:
+        kernel_replies.install()
 
     with tempfile.TemporaryDirectory(prefix="vb-stress-") as tmp:
         env = {"VAEBOOK_CACHE": f"{tmp}/models", "VAEBOOK_RESULTS": f"{tmp}/results", "VAEBOOK_PROGRESS": "0"}
@@ -79,6 +84,8 @@ def main() -> int:
     ap.add_argument("--cell-timeout", type=int, default=120)
     ap.add_argument("--stall-s", type=float, default=5.0, help="client wait beyond the kernel's time that counts as a stall")
     ap.add_argument("--out", default=str(ROOT / "_build" / "stress.json"))
+    ap.add_argument("--unpatched", action="store_true",
+                    help="wait for replies as jupyter_client does, without scripts/kernel_replies.py")
     ap.add_argument("notebooks", nargs="*")
     args = ap.parse_args()
     if args.jobs > 1:  # one OpenMP thread per notebook, as under pytest-xdist
@@ -91,11 +98,12 @@ def main() -> int:
     runs, t0 = [], time.monotonic()
     with cf.ProcessPoolExecutor(args.jobs) as pool:
         for r in range(args.rounds):
-            for res in pool.map(run_one, paths, [args.cell_timeout] * len(paths), [args.stall_s] * len(paths)):
+            for res in pool.map(run_one, paths, [args.cell_timeout] * len(paths), [args.stall_s] * len(paths),
+                                [not args.unpatched] * len(paths)):
                 runs.append({"round": r, **res})
                 flag = f"STALLED {res['stalled']}" if res["stalled"] else ("ERROR " + res["error"] if res["error"] else "ok")
                 print(f"round {r + 1:2d}/{args.rounds} {res['notebook']:32s} {res['seconds']:6.1f} s  {flag}", flush=True)
-    summary = {"rounds": args.rounds, "jobs": args.jobs, "notebook_runs": len(runs),
+    summary = {"rounds": args.rounds, "jobs": args.jobs, "sliced_waits": not args.unpatched, "notebook_runs": len(runs),
                "cells": sum(r["cells"] for r in runs), "stalled_cells": sum(len(r["stalled"]) for r in runs),
                "errors": sum(r["error"] is not None for r in runs), "stall_s": args.stall_s,
                "largest_gap_s": max((r["largest_gap_s"] for r in runs), default=0.0),

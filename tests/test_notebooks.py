@@ -13,6 +13,9 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 sys.path.insert(0, str(ROOT / "scripts"))
 import colab_cell  # noqa: E402
+import kernel_replies  # noqa: E402
+
+kernel_replies.install()  # a missed wake-up on the kernel's reply costs a second, not the cell timeout
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -64,9 +67,9 @@ def kernel_config(socket_dir):
 
 
 # Every smoke cell takes under 3 s, so a cell that needs 30 s fails, naming the cell. The limit guards against
-# genuinely slow cells, not hangs: the stalls CI saw earlier (a reply sent by the kernel but read only when the
-# cell timeout ran out) fit ipykernel 7's reply hang (ipykernel issue 1554), and requirements.txt pins
-# ipykernel 6.31; scripts/stress_kernels.py counts late replies over many runs (README, "Kernel hangs").
+# genuinely slow cells, not hangs: the stalls CI saw earlier (a widget cell's reply sent by the kernel at once but
+# read only when the cell timeout ran out) are missed wake-ups on the shell socket, which
+# scripts/kernel_replies.py bounds to a second (README, "Kernel hangs").
 CELL_TIMEOUT_S = 30
 
 
@@ -125,3 +128,32 @@ def test_a_failed_colab_install_says_what_to_do(monkeypatch, tmp_path):
     with pytest.raises(RuntimeError, match=r"Could not install vaebook from file://.*no-such-repo \(branch main\)\. "
                                            r"pip said:(.|\n)*install vaebook yourself"):
         exec(colab_cell.cell_source(), {})
+
+
+def test_replies_are_awaited_in_slices_until_the_callers_timeout(monkeypatch):
+    """A poll that misses its wake-up returns at its timeout; in one-second slices the reply is read a slice later."""
+    import asyncio
+    import time
+    from queue import Empty
+
+    polls, answer_at = [], [3]
+
+    async def fake(self, timeout=None):  # the message is there from the start, but the first waits miss it
+        polls.append(timeout)
+        if len(polls) < answer_at[0]:
+            raise Empty
+        return {"msg": "reply"}
+
+    monkeypatch.setattr(kernel_replies, "_original_get_msg", fake)
+    monkeypatch.setattr(kernel_replies, "SLICE_S", 0.01)
+    assert asyncio.run(kernel_replies._get_msg_in_slices(None, timeout=60)) == {"msg": "reply"}
+    assert polls == [0.01, 0.01, 0.01]
+    answer_at[0] = 10 ** 9  # from now on every wait misses: Empty at the caller's timeout, not before
+    t = time.monotonic()
+    try:
+        asyncio.run(kernel_replies._get_msg_in_slices(None, timeout=0.05))
+    except Empty:
+        pass
+    else:
+        raise AssertionError("expected Empty")
+    assert 0.04 <= time.monotonic() - t < 1
