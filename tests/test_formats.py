@@ -146,16 +146,21 @@ def test_omniglot_zip(tmp_path):
         read_omniglot_zip(tmp_path / "broken.zip")
 
 
-def test_cifar10_batches(tmp_path):
-    batches = {}
-    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        batches[name] = {b"data": rng.integers(0, 256, (2, 3072), dtype=np.uint8), b"labels": [3, 7]}
-    with tarfile.open(tmp_path / "cifar-10-python.tar.gz", "w:gz") as tf:
+def _cifar_archive(path, batches):
+    """A ``cifar-10-python.tar.gz`` holding each named batch pickled, as the official archive does."""
+    with tarfile.open(path, "w:gz") as tf:
         for name, d in batches.items():
             blob = pickle.dumps(d)
             info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
             info.size = len(blob)
             tf.addfile(info, io.BytesIO(blob))
+
+
+def test_cifar10_batches(tmp_path):
+    batches = {}
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        batches[name] = {b"data": rng.integers(0, 256, (2, 3072), dtype=np.uint8), b"labels": [3, 7]}
+    _cifar_archive(tmp_path / "cifar-10-python.tar.gz", batches)
     x, y = read_cifar10(tmp_path / "cifar-10-python.tar.gz", "test")
     assert x.shape == (2, 32, 32, 3) and list(y) == [3, 7]
     np.testing.assert_array_equal(x[0, :, :, 0].ravel(), batches["test_batch"][b"data"][0, :1024])
@@ -239,11 +244,7 @@ def test_a_planted_cifar_archive_runs_no_code(tmp_path):
         def __reduce__(self):
             return (open, (str(tmp_path / "pwned"), "w"))
 
-    with tarfile.open(tmp_path / "cifar-10-python.tar.gz", "w:gz") as tf:
-        blob = pickle.dumps({b"data": Payload(), b"labels": [1]})
-        info = tarfile.TarInfo("cifar-10-batches-py/test_batch")
-        info.size = len(blob)
-        tf.addfile(info, io.BytesIO(blob))
+    _cifar_archive(tmp_path / "cifar-10-python.tar.gz", {"test_batch": {b"data": Payload(), b"labels": [1]}})
     with pytest.raises(DataError, match=r"cifar-10-python.tar.gz is corrupt, truncated or not the official CIFAR-10 "
                                         r"archive \(it asks to load io.open"):
         read_cifar10(tmp_path / "cifar-10-python.tar.gz", "test")

@@ -30,17 +30,13 @@ class DataError(RuntimeError):
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
-def _open(path: Path) -> bytes:
+def _read(path: Path) -> bytes:
     if not path.exists():
         raise DataError(f"{path} does not exist.")
     try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as f:
-                return f.read()
         return path.read_bytes()
-    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as e:  # zlib.error: a stream corrupted mid-way
-        raise DataError(f"{path} is corrupt or truncated ({type(e).__name__}: {e}). Delete it and download it "
-                        f"again.") from e
+    except OSError as e:
+        raise DataError(f"{path} cannot be read ({e}).") from e
 
 
 def read_idx(path: str | Path) -> np.ndarray:
@@ -51,7 +47,7 @@ def read_idx(path: str | Path) -> np.ndarray:
     EMNIST stores its images transposed: :func:`vaebook.data.load` undoes that.
     """
     path = Path(path)
-    return read_idx_bytes(_open(path), str(path))
+    return read_idx_bytes(_read(path), str(path))
 
 
 def read_idx_bytes(raw: bytes, name: str) -> np.ndarray:
@@ -59,7 +55,7 @@ def read_idx_bytes(raw: bytes, name: str) -> np.ndarray:
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as e:
+        except (OSError, EOFError, zlib.error) as e:  # zlib.error: a stream corrupted mid-way
             raise DataError(f"{name} is corrupt or truncated ({type(e).__name__}: {e}). Delete it and download "
                             f"it again.") from e
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:

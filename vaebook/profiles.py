@@ -56,7 +56,8 @@ class ParameterError(ValueError):
     """A notebook parameter has a value the chapter cannot use. The message names it and says what it takes."""
 
 
-_KIND_NAMES = {int: "an integer", float: "a number", bool: "True or False", str: "a string"}
+_KIND_NAMES = {int: ("an integer", "integers"), float: ("a number", "numbers"), bool: ("True or False", "booleans"),
+               str: ("a string", "strings")}
 
 
 def _check_one(value, kind: type, low, above, choices):
@@ -95,23 +96,21 @@ def param(name: str, value, kind, *, low=None, above=None, choices=None, contain
 
     >>> n_train = param("n_train", None, int, smoke=500, fast=10000, full=60000)
     """
+    default = pick(None, **profiles) if profiles else None
     if value is None:
         if not profiles:
             raise ParameterError(f"parameter {name} is None: set it in the notebook's parameters cell")
-        value = pick(None, **profiles)
+        value = default
     is_list = isinstance(kind, list)
     item = kind[0] if is_list else kind
     if low is None and above is None and item is int:
         low = 1
-    rule = (_KIND_NAMES[item] + (f" >= {low}" if low is not None else "") + (f" > {above}" if above is not None else "")
-            + (f" in {list(choices)}" if choices else ""))
+    rule = (_KIND_NAMES[item][is_list] + (f" >= {low}" if low is not None else "")
+            + (f" > {above}" if above is not None else "") + (f" in {list(choices)}" if choices else ""))
     if is_list:
-        rule = f"a non-empty list of {rule.replace('an integer', 'integers').replace('a number', 'numbers')}"
-        if contains:
-            rule += f" that contains {list(contains)}"
-    example = pick(None, **profiles) if profiles else None
+        rule = f"a non-empty list of {rule}" + (f" that contains {list(contains)}" if contains else "")
     hint = (f"Set it in the notebook's parameters cell (or `papermill -p {name} ...`)" +
-            (f"; the current profile's value is {example!r}." if example is not None else "."))
+            (f"; the current profile's value is {default!r}." if default is not None else "."))
     if is_list:
         ok = isinstance(value, (list, tuple)) and len(value) > 0
         checked = [_check_one(v, item, low, above, choices) for v in value] if ok else []

@@ -3,8 +3,8 @@
 PyTorch's CPU build runs each parallel region on OpenMP threads. By default a thread that has finished its
 share *spins* until the next region starts. On an idle machine that saves a few microseconds per region; on a
 machine whose cores are busy with other work the spinning threads take the cores from the thread that has
-real work left, and the book's small models train about ten times slower (one epoch of chapter 1's VAE: under
-1 s idle, 28-44 s beside two busy processes; ``bench/cpu_contention.py`` measures it). With
+real work left, and the book's small models train many times slower (one epoch of chapter 1's VAE: about 1 s
+idle; beside busy processes issue 13 measured 28-44 s, and ``bench/cpu_contention.py`` 4-29 s). With
 ``OMP_WAIT_POLICY=PASSIVE`` a waiting thread sleeps instead.
 
 The OpenMP runtime reads its variables once, when it starts, i.e. when ``torch`` is first imported. So

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import random
+import tempfile
 import time
 import warnings
 from functools import partial
@@ -166,9 +167,8 @@ def _prepare_cache(folder: Path) -> None:
     """Create ``folder``, fail now (not after training) if it is not writable, and remove stale ``.part`` files."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        with atomic_path(folder / ".write-test") as tmp:
-            tmp.write_bytes(b"")
-        (folder / ".write-test").unlink()
+        with tempfile.TemporaryFile(dir=folder):
+            pass
     except OSError as e:
         raise PermissionError(f"the model cache {folder} is not writable ({e.strerror or e}): set VAEBOOK_CACHE to "
                               f"a writable folder before training") from e
