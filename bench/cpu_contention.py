@@ -25,6 +25,7 @@ from contextlib import contextmanager
 
 CHILD = r"""
 import json, os, sys, time
+from functools import partial
 if os.environ.get("BENCH_POLICY") == "default":
     import torch  # before vaebook: vaebook.runtime then leaves OpenMP's default policy alone
 import vaebook as vb
@@ -34,10 +35,10 @@ x = vb.load("fashion-mnist", "train", n, profile="fast").tensor()
 torch.manual_seed(0)
 enc, dec = vb.MLPNets((512, 256))(10, 1)  # chapter 1's fast-profile model
 vae = vb.VAE(vb.Encoder(enc), vb.Decoder(dec, vb.Bernoulli()), vb.StandardNormal(10))
-opt = vb.optimizer("adam", lr=1e-3)
-vb.fit(vae.loss, vae.parameters(), x[:640], 1, 64, opt)  # warm-up: allocator, kernels
+opt = partial(torch.optim.Adam, lr=1e-3)
+vb.fit(vae.loss, vae.parameters(), x[:640], epochs=1, batch_size=64, optimizer=opt)  # warm-up: allocator, kernels
 t = time.perf_counter()
-vb.fit(vae.loss, vae.parameters(), x, 1, 64, opt)  # one epoch, batch 64, as chapter 1 trains
+vb.fit(vae.loss, vae.parameters(), x, epochs=1, batch_size=64, optimizer=opt)  # one epoch, batch 64, as chapter 1 trains
 print(json.dumps({"seconds": time.perf_counter() - t, "threads": torch.get_num_threads(),
                   "policy": os.environ.get("OMP_WAIT_POLICY", "default")}))
 """

@@ -14,6 +14,7 @@ import importlib.util
 import os
 import tempfile
 import time
+from functools import partial
 
 import torch
 
@@ -39,8 +40,8 @@ def bare_loop(vae: vb.VAE, x: torch.Tensor, epochs: int, batch_size: int) -> Non
 
 
 def vaebook_loop(vae: vb.VAE, x: torch.Tensor, epochs: int, batch_size: int) -> None:
-    vb.fit(vae.loss, vae.parameters(), x, epochs, batch_size, vb.optimizer("adam", lr=1e-3),
-           torch.Generator().manual_seed(0))
+    vb.fit(vae.loss, vae.parameters(), x, epochs=epochs, batch_size=batch_size,
+           optimizer=partial(torch.optim.Adam, lr=1e-3), generator=torch.Generator().manual_seed(0))
 
 
 def pythae_loop(vae: vb.VAE, x: torch.Tensor, epochs: int, batch_size: int) -> None:

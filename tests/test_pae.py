@@ -1,5 +1,6 @@
 """The Probabilistic Auto-Encoder: latent flow, score terms, MAP, masked likelihood."""
 import math
+from functools import partial
 
 import pytest
 import torch
@@ -25,7 +26,7 @@ def test_flow_fitted_to_a_known_gaussian_recovers_its_density():
     z = target.sample((4000,))
     flow = vb.realnvp(2, vb.StandardNormal(2), layers=4, hidden=(32, 32))
     flow.transforms.insert(0, Standardize(z.mean(0), z.std(0)))
-    vb.fit(flow.loss, flow.parameters(), z, epochs=80, batch_size=256, make_optimizer=vb.optimizer("adam", lr=3e-3),
+    vb.fit(flow.loss, flow.parameters(), z, epochs=80, batch_size=256, optimizer=partial(torch.optim.Adam, lr=3e-3),
            generator=torch.Generator().manual_seed(0))
     test = target.sample((2000,))
     with torch.no_grad():
@@ -62,7 +63,7 @@ def test_map_decreases_the_objective_and_stays_at_the_code_of_a_clean_input():
     ae = pae.ae
     g = torch.Generator().manual_seed(0)  # images on a 2-D manifold, which a K = 2 autoencoder can learn
     x_train = torch.sigmoid(torch.randn(512, K, generator=g) @ (2 * torch.randn(K, 784, generator=g))).view(-1, 1, 28, 28)
-    vb.fit(ae.loss, ae.parameters(), x_train, epochs=60, batch_size=64, make_optimizer=vb.optimizer("adam", lr=3e-3),
+    vb.fit(ae.loss, ae.parameters(), x_train, epochs=60, batch_size=64, optimizer=partial(torch.optim.Adam, lr=3e-3),
            generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         codes = ae.encoder(x_train)

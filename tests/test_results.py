@@ -21,11 +21,50 @@ def test_a_run_replaces_the_previous_one_as_a_whole():
     assert sorted(p.name for p in results_dir().iterdir()) == ["ch.json"]
 
 
+def _table():
+    return vb.reproduction_table([
+        vb.row("AUROC", 0.41, paper=0.46, reference=0.5, unit="AUROC", estimator="bits/dim (ELBO)", claim="below 0.5"),
+        vb.row("KL", 0.2, unit="nats", estimator="analytic", claim="small")], model="MLP", data="subset")
+
+
 def test_a_table_is_stored_as_tidy_rows():
-    table = pd.DataFrame({"quantity": ["AUROC", "KL"], "paper": [0.46, np.nan], "ours": [0.41, 0.2]})
-    vb.record("ch", table=table, a=1.0)
+    vb.record("ch", table=_table(), a=1.0)
     rows = vb.read_record("ch")["table"]
-    assert rows == [{"quantity": "AUROC", "paper": 0.46, "ours": 0.41}, {"quantity": "KL", "paper": None, "ours": 0.2}]
+    assert [(r["quantity"], r["paper"], r["ours"], r["expect"]) for r in rows] == [("AUROC", 0.46, 0.41, "<"),
+                                                                                 ("KL", None, 0.2, "")]
+    assert all(set(r) == set(vb.tables.COLUMNS) for r in rows) and rows[0]["profile"] == "fast"
+
+
+def test_an_untidy_table_is_refused_and_nothing_is_written():
+    vb.record("ch", table=_table(), a=1.0)
+    with pytest.raises(ResultsError, match=r"row 0 of the reproduction table lacks the column\(s\) \['unit'"):
+        vb.record("ch", table=pd.DataFrame({"quantity": ["AUROC"], "paper": [0.46], "ours": [0.41]}), a=2.0)
+    bad = _table()
+    bad.loc[0, "ours"] = np.nan
+    with pytest.raises(ResultsError, match=r"row 0 \('AUROC'\) has ours=None, not a finite number"):
+        vb.record("ch", table=bad, a=2.0)
+    assert vb.read_results("ch") == {"a": 1.0}
+
+
+@pytest.mark.parametrize("paper, ours, reference, expect, status", [
+    (0.46, 0.48, 0.5, None, "within tolerance"),      # |0.02| ≤ 0.05
+    (0.46, 0.30, 0.5, None, "same direction"),
+    (0.46, 0.70, 0.5, None, "against the paper"),
+    (1647.8, 1700.0, None, None, "within tolerance"),  # 3 % of a large number
+    (1647.8, 2000.0, None, None, "against the paper"),
+    (None, 0.43, 0.5, ">", "against the paper"),     # the paper says "most"
+    (None, 0.61, 0.5, ">", "same direction"),
+    (None, 0.61, None, None, "no paper number"),
+])
+def test_status_compares_with_one_tolerance_and_the_papers_direction(paper, ours, reference, expect, status):
+    r = vb.row("q", ours, paper=paper, reference=reference, expect=expect, unit="u", estimator="e", claim="c")
+    assert vb.tables.status(r) == status
+
+
+def test_a_shown_table_has_no_index_no_nan_and_notes_in_the_caption():
+    html = vb.tables.show(_table()).to_html()
+    assert "nan" not in html.lower() and "—" in html and "model: MLP" in html and "<caption" in html
+    assert "row_heading" not in html  # no index column
 
 
 def test_bad_values_are_named_and_nothing_is_written():

@@ -1,17 +1,19 @@
 """The training loop and the cache of trained models."""
+from functools import partial
+
 import pytest
 import torch
 from torch import nn
 
 import vaebook as vb
-from vaebook import train
+from vaebook import cache, train
 
 
 def test_fit_reduces_the_loss():
     w = nn.Parameter(torch.tensor([5.0]))
     x = torch.randn(256) + 2.0
     hist = vb.fit(lambda b: ((b - w) ** 2).mean(), [w], x, epochs=30, batch_size=32,
-                  make_optimizer=vb.optimizer("sgd", lr=0.1), generator=torch.Generator().manual_seed(0))
+                  optimizer=partial(torch.optim.SGD, lr=0.1), generator=torch.Generator().manual_seed(0))
     assert hist[-1] < hist[0] and w.item() == pytest.approx(x.mean().item(), abs=0.1)
 
 
@@ -45,110 +47,172 @@ def test_a_nan_checked_lazily_still_names_its_step():
 
 def test_fit_rejects_bad_input():
     with pytest.raises(ValueError, match="equal length"):
-        vb.fit(lambda a, b: a.sum(), [], (torch.ones(3), torch.ones(4)), 1, 2)
+        vb.fit(lambda a, b: a.sum(), [], (torch.ones(3), torch.ones(4)), epochs=1, batch_size=2)
     with pytest.raises(ValueError, match="batch_size"):
-        vb.fit(lambda a: a.sum(), [], torch.ones(3), 1, 0)
+        vb.fit(lambda a: a.sum(), [], torch.ones(3), epochs=1, batch_size=0)
 
 
-def _model_and_counter():
-    calls = []
+class Shift(nn.Module):
+    """y = x + b: the smallest model with a ``loss``; training counts its calls."""
 
-    def build():
-        torch.manual_seed(0)
-        return nn.Linear(3, 2)
+    calls = 0
 
-    def fit_(model):
-        calls.append(1)
-        with torch.no_grad():
-            model.weight.add_(1.0)
-        return [1.0, 0.5]
+    def __init__(self, dim: int = 3):
+        super().__init__()
+        self.b = nn.Parameter(torch.randn(dim))
 
-    return build, fit_, calls
+    def loss(self, x):
+        Shift.calls += 1
+        return ((x - self.b) ** 2).mean()
 
 
-def test_train_or_load_trains_once_per_config():
-    build, fit_, calls = _model_and_counter()
-    m1, h1 = vb.train_or_load("t", {"a": 1}, build, fit_)
-    m2, h2 = vb.train_or_load("t", {"a": 1}, build, fit_)
-    assert len(calls) == 1 and h1 == h2 == [1.0, 0.5]
-    torch.testing.assert_close(m1.weight, m2.weight)
-    vb.train_or_load("t", {"a": 2}, build, fit_)
-    assert len(calls) == 2
-    assert train.config_key("t", {"a": 1}) != train.config_key("t", {"a": 2})
-    assert not list(train.cache_dir().glob("*.part"))
+X = torch.arange(12.0).reshape(4, 3)
+CONFIG = vb.FitConfig(epochs=2, batch_size=2)
+
+
+def trainings(*calls) -> int:
+    """How many of the ``train_or_load`` calls trained (the others loaded)."""
+    trained = 0
+    for args, kwargs in calls:
+        before = Shift.calls
+        vb.train_or_load("t", *args, **kwargs)
+        trained += Shift.calls > before
+    return trained
+
+
+def test_train_or_load_trains_once_and_loads_the_same_model():
+    m1, h1 = vb.train_or_load("t", Shift, X, CONFIG)
+    before = Shift.calls
+    m2, h2 = vb.train_or_load("t", Shift, X, CONFIG)
+    assert Shift.calls == before and h1 == h2 and len(h1["loss"]) == 2
+    torch.testing.assert_close(m1.b, m2.b)
+    assert not torch.equal(m1.b, Shift().b)  # it was trained
+    assert not list(cache.cache_dir().glob("*.part"))
+
+
+@pytest.mark.parametrize("change", [
+    ((lambda: Shift(4), X[:, :1].repeat(1, 4), CONFIG), {}),           # another model
+    ((Shift, X + 1, CONFIG), {}),                                        # other data, same shape
+    ((Shift, X, vb.FitConfig(epochs=3, batch_size=2)), {}),              # epochs
+    ((Shift, X, vb.FitConfig(epochs=2, batch_size=4)), {}),              # batch size
+    ((Shift, X, vb.FitConfig(epochs=2, batch_size=2, optimizer=partial(torch.optim.Adam, lr=1e-2))), {}),
+    ((Shift, X, vb.FitConfig(epochs=2, batch_size=2, optimizer=partial(torch.optim.SGD, lr=1e-3))), {}),
+    ((Shift, X, vb.FitConfig(epochs=2, batch_size=2, seed=1)), {}),      # seed
+    ((Shift, X, CONFIG), {"loss": lambda m: lambda x: 2 * m.loss(x)}),   # the loss
+])
+def test_everything_that_defines_a_model_is_in_its_key(change):
+    assert trainings(((Shift, X, CONFIG), {}), change, change) == 2
+
+
+def test_the_values_a_loss_captures_are_in_its_key():
+    def weighted(w):
+        return lambda m: lambda x: w * m.loss(x)
+
+    assert trainings(((Shift, X, CONFIG), {"loss": weighted(2.0)}), ((Shift, X, CONFIG), {"loss": weighted(3.0)}),
+                     ((Shift, X, CONFIG), {"loss": weighted(2.0)})) == 2
+
+
+def test_comments_docstrings_and_names_of_the_call_are_not_in_the_key():
+    first = "def loss(m):\n    return lambda x: 2 * m.loss(x)\n"
+    second = ('def loss(m):\n    """Twice the loss."""\n    # a comment, and a blank line\n\n'
+              '    return lambda x: 2 * m.loss(x)  # another\n')
+    fns = []
+    for source in (first, second):
+        scope = {}
+        exec(compile(source, "<cell>", "exec"), scope)
+        fns.append(scope["loss"])
+    assert cache.fingerprint(fns[0]) == cache.fingerprint(fns[1])
+    assert trainings(((Shift, X, CONFIG), {"loss": fns[0]}), ((Shift, X, CONFIG), {"loss": fns[1]})) == 1
+    # a docstring or comment in the library's code does not change its version; code does
+    code = "def f(x):\n    return x + 1\n"
+    assert cache._code_text(code) == cache._code_text('def f(x):\n    """Add one."""\n    # one\n    return x + 1\n')
+    assert cache._code_text(code) != cache._code_text("def f(x):\n    return x + 2\n")
+
+
+def test_on_epoch_records_are_kept_with_the_model():
+    def means(model, epoch):
+        return {"b": model.b.detach().clone()} if epoch % 2 == 0 else None
+
+    _, trained = vb.train_or_load("t", Shift, X, CONFIG, on_epoch=means)
+    _, loaded = vb.train_or_load("t", Shift, X, CONFIG, on_epoch=means)
+    assert list(trained["recorded"]) == [2] and list(loaded["recorded"]) == [2]
+    torch.testing.assert_close(trained["recorded"][2]["b"], loaded["recorded"][2]["b"])
+
+
+def test_bad_arguments_name_the_fix():
+    with pytest.raises(TypeError, match="config must be a vb.FitConfig"):
+        vb.train_or_load("t", Shift, X, {"epochs": 2})
+    with pytest.raises(ValueError, match="name '../t' must be a plain file name"):
+        vb.train_or_load("../t", Shift, X, CONFIG)
+    with pytest.raises(ValueError, match=r"FitConfig\(batch_size=0\)"):
+        vb.FitConfig(epochs=1, batch_size=0)
+    with pytest.raises(TypeError, match="partial\\(torch.optim.Adam"):
+        vb.FitConfig(epochs=1, batch_size=1, optimizer="adam")
+
+
+def _checkpoint():
+    (path,) = cache.cache_dir().glob("t-*.pt")
+    return path
 
 
 def test_corrupt_checkpoint_is_retrained():
-    build, fit_, calls = _model_and_counter()
-    vb.train_or_load("t", {"a": 1}, build, fit_)
-    (path,) = train.cache_dir().glob("t-*.pt")
+    model, _ = vb.train_or_load("t", Shift, X, CONFIG)
+    path = _checkpoint()
     path.write_bytes(path.read_bytes()[:40])
     with pytest.warns(UserWarning, match=r"cached model .*t-\w+\.pt could not be used .*retraining it"):
-        m, _ = vb.train_or_load("t", {"a": 1}, build, fit_)
-    fresh = build()
-    assert len(calls) == 2 and torch.equal(m.weight, fresh.weight + 1.0)  # trained again (init + 1), and saved again
-    vb.train_or_load("t", {"a": 1}, build, fit_)
-    assert len(calls) == 2
+        again, _ = vb.train_or_load("t", Shift, X, CONFIG)
+    torch.testing.assert_close(again.b, model.b)  # trained again to the same weights, and saved again
+    assert trainings(((Shift, X, CONFIG), {})) == 0
 
 
-def test_a_model_depends_on_its_config_only_and_leaves_the_callers_random_stream_alone():
-    def build():
-        return nn.Linear(3, 2)  # unseeded initialisation: train_or_load must seed it
-
-    def fit_(model):
-        with torch.no_grad():
-            model.weight.add_(torch.randn(model.weight.shape))  # training draws random numbers
-        return [0.0]
-
+def test_a_model_depends_on_its_definition_only_and_leaves_the_callers_random_stream_alone():
     torch.manual_seed(1)
-    fresh, _ = vb.train_or_load("t", {"seed": 3}, build, fit_)
+    fresh, _ = vb.train_or_load("t", Shift, X, CONFIG)  # Shift() draws its initial b: train_or_load seeds it
     after_training = torch.rand(4)
     torch.manual_seed(2)
     torch.rand(7)  # a different history before the call ...
-    train.cache_dir().joinpath(f"{train.config_key('t', {'seed': 3})}.pt").unlink()
-    again, _ = vb.train_or_load("t", {"seed": 3}, build, fit_)
-    torch.testing.assert_close(fresh.weight, again.weight)  # ... gives the same model
+    _checkpoint().unlink()
+    again, _ = vb.train_or_load("t", Shift, X, CONFIG)
+    torch.testing.assert_close(fresh.b, again.b)  # ... gives the same model
     torch.manual_seed(1)
-    loaded, _ = vb.train_or_load("t", {"seed": 3}, build, fit_)  # a cache hit draws nothing ...
+    loaded, _ = vb.train_or_load("t", Shift, X, CONFIG)  # a cache hit draws nothing ...
     torch.testing.assert_close(torch.rand(4), after_training)  # ... and the caller's stream is the same either way
-    torch.testing.assert_close(loaded.weight, fresh.weight)
+    torch.testing.assert_close(loaded.b, fresh.b)
 
 
 def test_altered_weights_are_caught_by_the_checksum():
-    """16 flipped bytes inside a weight tensor still load with torch.load; the stored SHA-256 catches them."""
-    build, fit_, calls = _model_and_counter()
-    model, _ = vb.train_or_load("t", {"a": 1}, build, fit_)
-    (path,) = train.cache_dir().glob("t-*.pt")
+    """Flipped bytes inside a weight tensor still load with torch.load; the stored SHA-256 catches them."""
+    model, _ = vb.train_or_load("t", Shift, X, CONFIG)
+    path = _checkpoint()
     raw = bytearray(path.read_bytes())
-    at = bytes(raw).index(model.weight.detach().numpy().tobytes())  # the weight's bytes, stored uncompressed
-    raw[at:at + 16] = bytes(b ^ 0xFF for b in raw[at:at + 16])
+    at = bytes(raw).index(model.b.detach().numpy().tobytes())  # the weight's bytes, stored uncompressed
+    raw[at:at + 8] = bytes(b ^ 0xFF for b in raw[at:at + 8])
     path.write_bytes(bytes(raw))
-    assert not torch.equal(torch.load(path, weights_only=True)["state"]["weight"], model.weight)  # loads silently
+    assert not torch.equal(torch.load(path, weights_only=True)["state"]["b"], model.b)  # loads silently
     with pytest.warns(UserWarning, match="do not match the checksum saved with them"):
-        again, _ = vb.train_or_load("t", {"a": 1}, build, fit_)
-    assert len(calls) == 2 and torch.equal(again.weight, model.weight)
+        again, _ = vb.train_or_load("t", Shift, X, CONFIG)
+    assert torch.equal(again.b, model.b)
 
 
 def test_an_unwritable_cache_fails_before_training(tmp_path, monkeypatch):
     (tmp_path / "file").write_text("not a folder")
     monkeypatch.setenv("VAEBOOK_CACHE", str(tmp_path / "file" / "models"))
-    build, fit_, calls = _model_and_counter()
+    before = Shift.calls
     with pytest.raises(PermissionError, match=r"the model cache .*file/models is not writable.*set VAEBOOK_CACHE"):
-        vb.train_or_load("t", {"a": 1}, build, fit_)
-    assert calls == []  # nothing was trained only to be thrown away
+        vb.train_or_load("t", Shift, X, CONFIG)
+    assert Shift.calls == before  # nothing was trained only to be thrown away
 
 
 def test_stale_part_files_are_removed_and_fresh_ones_kept():
     import os
     import time
 
-    folder = train.cache_dir()
+    folder = cache.cache_dir()
     folder.mkdir(parents=True)
     stale, fresh = folder / ".t-0.pt.abc.part", folder / ".t-1.pt.def.part"
     for p in (stale, fresh):
         p.write_bytes(b"half a checkpoint")
-    old = time.time() - train.STALE_PART_S - 60
+    old = time.time() - cache.STALE_PART_S - 60
     os.utime(stale, (old, old))
-    build, fit_, _ = _model_and_counter()
-    vb.train_or_load("t", {"a": 1}, build, fit_)
+    vb.train_or_load("t", Shift, X, CONFIG)
     assert not stale.exists() and fresh.exists()  # a save in progress elsewhere is left alone

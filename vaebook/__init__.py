@@ -6,7 +6,7 @@ from . import runtime
 
 runtime.prepare()  # OpenMP settings must be in place before torch loads (see vaebook.runtime)
 
-from . import aggregate, data, flows, frechet, metrics, negative, optimal_decoder, pae, plot, ratio, widgets
+from . import aggregate, cache, data, scores, tables, flows, frechet, metrics, negative, optimal_decoder, pae, plot, ratio, widgets
 from .data import DataError, ImageSet, load, to_tensor
 from .distributions import (Bernoulli, Categorical256, DiscretizedGaussian, Gaussian, GaussianMixture,
                             GeneralizedGaussianMixture, GeneralizedNormal, PixelCategorical, QuantizedNormal,
@@ -16,7 +16,9 @@ from .metrics import auroc, batched, logsumexp_chunked
 from .nets import MLP, ConvDecoder, ConvEncoder, ConvNets, KamoiDecoder, KamoiNets, MLPDecoder, MLPEncoder, MLPNets
 from .profiles import ParameterError, current_profile, device, param, pick, progress, seed_everything, set_profile
 from .results import ResultsError, glue, read_record, read_results, record
-from .train import fit, optimizer, train_or_load
-from .vae import VAE, Decoder, Encoder, FlowEncoder, bits_per_dim
+from .scores import KL, BitsPerDim, NegativeLogLikelihood, Score, ood_scores
+from .tables import reproduction_table, row
+from .train import FitConfig, fit, train_or_load
+from .vae import VAE, Decoder, Encoder, FlowEncoder, bits_per_dim, kl
 
 __version__ = "0.1.0"

@@ -26,7 +26,7 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
-from .vae import VAE
+from .vae import VAE, kl
 
 __all__ = ["negative_kl", "negative_sampling_loss", "adversarial_loss", "generator_term", "training_loss",
            "Source", "Auxiliary", "UniformNoise", "GaussianNoise", "ModelSamples", "Adversarial", "spectral_normalize",
@@ -35,7 +35,7 @@ __all__ = ["negative_kl", "negative_sampling_loss", "adversarial_loss", "generat
 
 def negative_kl(vae: VAE, x_neg: Tensor, negative_prior: nn.Module) -> Tensor:
     """KL[q(z|x̄) ‖ p̄(z)] per negative example ``(B,)`` (closed form for Gaussians)."""
-    return vae._kl(vae.encoder(x_neg), negative_prior())
+    return kl(vae.encoder(x_neg), negative_prior())
 
 
 def negative_sampling_loss(vae: VAE, negatives: Callable[[Tensor, VAE], Tensor], negative_prior: nn.Module
@@ -68,7 +68,7 @@ def generator_term(vae: VAE, x_gen: Tensor) -> Tensor:
     """KL[q(z|x̂) ‖ p(z)] of generated images ``(B,)``, with the encoder frozen: its gradient reaches
     the generator (through x̂) and never the encoder."""
     with frozen(vae.encoder):
-        return vae._kl(vae.encoder(x_gen), vae.prior())
+        return kl(vae.encoder(x_gen), vae.prior())
 
 
 def adversarial_loss(vae: VAE, negative_prior: nn.Module) -> Callable[..., Tensor]:

@@ -1,8 +1,9 @@
 """Recorded numbers: each chapter's headline values, for the claim tests and reproduction tables.
 
-``vb.record("01_ood_puzzle", auc_bpd_bernoulli=0.41, ...)`` writes ``_build/results/01_ood_puzzle.json``:
-one JSON object holding the run's meta data (profile, time), its values (finite numbers by name) and,
-when given, the chapter's reproduction table (a list of rows). A chapter records once, at its end; the
+``vb.record("01_ood_puzzle", table=repro, auc_bpd_bernoulli=0.41, ...)`` writes
+``_build/results/01_ood_puzzle.json``: one JSON object holding the run's meta data (profile, time), its
+values (finite numbers by name) and the chapter's reproduction table (rows with the columns of
+:mod:`vaebook.tables`; the scorecard reads them). A chapter records once, at its end; the
 file is replaced as a whole and atomically, so a reader (another process, a test) sees the previous
 run's file or this run's, never a mixture and never values without their meta data. The folder is
 ``$VAEBOOK_RESULTS``, else ``_build/results`` at the repository root (found from the working directory).
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from .files import atomic_path
 from .profiles import current_profile
+from .tables import COLUMNS
 
 __all__ = ["ResultsError", "results_dir", "record", "read_results", "read_record", "glue"]
 
@@ -71,13 +73,19 @@ def _cell(value):
 
 def record(chapter: str, table=None, **values: float) -> None:
     """Write ``chapter``'s results: ``values`` (finite numbers by name) and an optional ``table``
-    (a pandas DataFrame or a list of dicts), replacing the previous run's file as a whole."""
+    (from :func:`vaebook.reproduction_table`), replacing the previous run's file as a whole."""
     path = _path(chapter)
     clean = {k: _number(k, v) for k, v in values.items()}
     rows = None
     if table is not None:
         rows = table.to_dict("records") if hasattr(table, "to_dict") else list(table)
         rows = [{str(k): _cell(v) for k, v in row.items()} for row in rows]
+        for i, row in enumerate(rows):
+            if missing := [c for c in COLUMNS if c not in row]:
+                raise ResultsError(f"{chapter}: row {i} of the reproduction table lacks the column(s) {missing}; "
+                                   f"build the table with vb.reproduction_table(...)")
+            if not isinstance(row["ours"], float):
+                raise ResultsError(f"{chapter}: row {i} ({row['quantity']!r}) has ours={row['ours']!r}, not a finite number")
     meta = {"chapter": chapter, "profile": current_profile(),
             "written": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
     blob = {"meta": meta, "values": clean, **({"table": rows} if rows is not None else {})}

@@ -1,8 +1,9 @@
 """Training that knows nothing about the model (minGPT's trainer idea), and a cache of trained models.
 
-:func:`fit` runs minibatch SGD on any ``loss(batch) -> scalar``; :func:`train_or_load`
-trains a model once per full configuration (and version of the model code) and
-re-uses the checkpoint in every later build.
+:func:`fit` runs minibatch SGD on any ``loss(*batch) -> scalar``. :func:`train_or_load` is the one way a
+chapter trains: ``train_or_load(name, build, data, FitConfig(...))`` builds a model, fits it to ``data``
+and caches it under a key derived from everything that defines it (see :mod:`vaebook.cache`); the next
+build loads it.
 
 Used in: every chapter that trains.
 """
@@ -11,43 +12,33 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import random
-import tempfile
-import time
+import re
 import warnings
+from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .cache import cache_dir, code_version, fingerprint, prepare_cache, tensor_digest
 from .files import atomic_path
 from .profiles import progress, seed_everything
 
-__all__ = ["fit", "train_or_load", "cache_dir", "config_key", "optimizer"]
-
-# Modules whose code decides what a trained model is: editing one invalidates the cache.
-MODEL_MODULES = ("distributions", "nets", "vae", "train", "flows", "pae", "negative", "frechet")
+__all__ = ["fit", "FitConfig", "train_or_load", "model_key"]
 
 
-def optimizer(name: str = "adam", **kwargs) -> Callable:
-    """An optimiser factory ``params -> Optimizer`` with a readable, hashable description."""
-    cls = {"adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop, "sgd": torch.optim.SGD}[name]
-    return partial(cls, **kwargs)
-
-
-def fit(loss: Callable[..., Tensor], params, data: Tensor | Sequence[Tensor], epochs: int, batch_size: int,
-        make_optimizer: Callable = optimizer("adam", lr=1e-3), generator: torch.Generator | None = None,
+def fit(loss: Callable[..., Tensor], params, data: Tensor | Sequence[Tensor], *, epochs: int, batch_size: int,
+        optimizer: Callable = partial(torch.optim.Adam, lr=1e-3), generator: torch.Generator | None = None,
         desc: str = "training", on_epoch: Callable[[int], None] | None = None,
         check_every: int | None = None) -> list[float]:
     """Minimise ``loss(*batch)`` over ``epochs`` passes of shuffled minibatches of ``data``.
 
     ``data`` is a tensor or a tuple of tensors of equal length (e.g. images
-    and labels), already on the model's device. Returns the mean loss of each
-    epoch. A NaN or infinite loss stops training with the step it happened at. Reading the loss on the
+    and labels), already on the model's device. ``optimizer`` makes the optimiser from the parameters,
+    e.g. ``partial(torch.optim.Adam, lr=1e-3)``. Returns the mean loss of each epoch. A NaN or infinite loss stops training with the step it happened at. Reading the loss on the
     host waits for a GPU to finish, so the step of the first bad loss is kept on the device and read every
     ``check_every`` steps and at each epoch's end (default: every step on a CPU, where reading costs
     nothing, every 100 steps elsewhere).
@@ -60,7 +51,7 @@ def fit(loss: Callable[..., Tensor], params, data: Tensor | Sequence[Tensor], ep
         raise ValueError(f"need epochs >= 0 and batch_size >= 1, got {epochs}, {batch_size}")
     device = data[0].device
     check_every = check_every or (1 if device.type == "cpu" else 100)
-    opt = make_optimizer(params)
+    opt = optimizer(params)
     history, step, per_epoch = [], 0, -(-n // batch_size)
     first_bad = torch.full((), -1, dtype=torch.long, device=device)  # step of the first non-finite loss
     bad_value = torch.zeros((), device=device)
@@ -97,110 +88,95 @@ def _stop_if_bad(first_bad: Tensor, bad_value: Tensor, per_epoch: int, bar) -> N
                                  f"Lower the learning rate, or check the data for NaNs and the likelihood's scale.")
 
 
-def cache_dir() -> Path:
-    """``$VAEBOOK_CACHE``, else ``~/.cache/vaebook/models``."""
-    if os.environ.get("VAEBOOK_CACHE"):
-        return Path(os.environ["VAEBOOK_CACHE"])
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache) / "vaebook" / "models"
+@dataclass(frozen=True)
+class FitConfig:
+    """Everything about training that is neither the model nor the data: a part of the cache key.
+
+    ``optimizer`` makes the optimiser from the parameters (``partial(torch.optim.RMSprop, lr=1e-4)``);
+    ``seed`` seeds the model's initialisation and the minibatch order.
+    """
+    epochs: int
+    batch_size: int
+    optimizer: Callable = partial(torch.optim.Adam, lr=1e-3)
+    seed: int = 0
+
+    def __post_init__(self):
+        if not isinstance(self.epochs, int) or self.epochs < 0:
+            raise ValueError(f"FitConfig(epochs={self.epochs!r}): epochs must be a whole number >= 0")
+        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise ValueError(f"FitConfig(batch_size={self.batch_size!r}): batch_size must be a whole number >= 1")
+        if not callable(self.optimizer):
+            raise TypeError(f"FitConfig(optimizer={self.optimizer!r}) must make an optimiser from parameters, "
+                            f"e.g. partial(torch.optim.Adam, lr=1e-3)")
 
 
-def _code_version() -> str:
-    h = hashlib.sha256()
-    here = Path(__file__).parent
-    for name in MODEL_MODULES:
-        if (here / f"{name}.py").exists():
-            h.update((here / f"{name}.py").read_bytes())
-    return h.hexdigest()[:12]
+def _default_loss(model: nn.Module) -> Callable[..., Tensor]:
+    return model.loss
 
 
-def config_key(name: str, config: dict) -> str:
-    """A file name from ``name``, the full ``config`` (JSON-able, or with readable reprs) and the code version."""
-    blob = json.dumps({"name": name, "config": config, "code": _code_version()}, sort_keys=True, default=repr)
+def model_key(name: str, model: nn.Module, data: Tensor | Sequence[Tensor], config: FitConfig,
+              loss: Callable = _default_loss, on_epoch: Callable | None = None) -> str:
+    """The cache file name of a model: ``name`` and a hash of everything that defines the trained model."""
+    parts = {"model": fingerprint(model), "data": fingerprint(data), "config": fingerprint(config.__dict__),
+             "loss": fingerprint(loss), "on_epoch": fingerprint(on_epoch), "code": code_version()}
+    blob = json.dumps(parts, sort_keys=True)
     return f"{name}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
 
 
-def train_or_load(name: str, config: dict, build: Callable[[], nn.Module],
-                  train: Callable[[nn.Module], list[float] | dict]) -> tuple[nn.Module, list[float] | dict]:
-    """Return ``(model, history)``: loaded from the cache when this exact config was trained before,
-    else built with ``build()``, trained with ``train(model)`` and saved.
+def train_or_load(name: str, build: Callable[[], nn.Module], data: Tensor | Sequence[Tensor], config: FitConfig, *,
+                  loss: Callable[[nn.Module], Callable[..., Tensor]] = _default_loss,
+                  on_epoch: Callable[[nn.Module, int], Any] | None = None,
+                  desc: str | None = None) -> tuple[nn.Module, dict]:
+    """Return ``(model, history)``: the model ``build()`` makes, fitted to ``data`` with ``config``;
+    loaded from the cache when this exact model was trained before.
 
-    ``train`` returns the loss history, or a dict of anything ``torch.load(weights_only=True)``
-    can read back (lists, numbers, tensors), e.g. latents recorded during training.
-    Checkpoints are written atomically, with a SHA-256 of their tensors, and read with
-    ``weights_only=True``; a corrupt, altered or mismatching checkpoint is retrained, never trusted.
-    The cache folder is checked to be writable *before* training, so a model is never trained only to be
-    thrown away. ``build`` and ``train`` run with the random generators seeded from ``config["seed"]``
-    (default 0), so neither needs to seed them.
+    ``loss(model)`` gives the function of a minibatch to minimise (default: ``model.loss``), e.g.
+    ``loss=lambda vae: partial(vae.elbo_loss, beta=4.0)``. ``on_epoch(model, epoch)``, if given, runs after
+    each epoch; what it returns (tensors, numbers, lists, dicts) is kept with the model, in
+    ``history["recorded"][epoch]`` (``None`` keeps nothing). ``history["loss"]`` is the mean loss per epoch.
+
+    The cache key is derived, never written by hand (:func:`model_key`): the built model's ``repr`` and initial
+    tensors, ``config``, the content of ``data``, the code of ``loss`` and ``on_epoch`` with the values they
+    capture, and the library's code. Changing any of these retrains; editing a comment does not. ``build``
+    and training run with every random generator seeded from ``config.seed`` and the caller's random state is
+    given back afterwards, so a model is a function of its definition alone, trained here or loaded.
     """
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+        raise ValueError(f"train_or_load: name {name!r} must be a plain file name (letters, digits, '_', '-', '.')")
+    if not isinstance(config, FitConfig):
+        raise TypeError(f"train_or_load({name!r}, ...): config must be a vb.FitConfig, got {type(config).__name__}")
     folder = cache_dir()
-    _prepare_cache(folder)
-    path = folder / f"{config_key(name, config)}.pt"
-    seed = int(config.get("seed", 0))
-    with _own_random_state(seed):  # the model is a function of its config alone, trained here or loaded
+    prepare_cache(folder)
+    data = (data,) if isinstance(data, Tensor) else tuple(data)
+    with _own_random_state(config.seed):
         model = build()
+        path = folder / f"{model_key(name, model, data, config, loss, on_epoch)}.pt"
         if path.exists():
             try:
                 ckpt = torch.load(path, map_location="cpu", weights_only=True)
-                if ckpt.get("sha256") != _tensor_digest(ckpt["state"], ckpt["history"]):
+                if ckpt.get("sha256") != tensor_digest(ckpt["state"], ckpt["history"]):
                     raise ValueError("its tensors do not match the checksum saved with them")
                 model.load_state_dict(ckpt["state"])
                 return model.eval(), ckpt["history"]
             except Exception as e:  # corrupt or altered file, or weights of another shape
                 warnings.warn(f"cached model {path} could not be used ({type(e).__name__}: {e}); retraining it")
-                seed_everything(seed)
-                model = build()
-        history = train(model)
+                seed_everything(config.seed)
+                model = build()  # a failed load may have half-filled the first one
+        generator = seed_everything(config.seed)
+        recorded = {}
+
+        def after_epoch(epoch: int) -> None:
+            if (value := on_epoch(model, epoch)) is not None:
+                recorded[epoch] = value
+
+        losses = fit(loss(model), model.parameters(), data, epochs=config.epochs, batch_size=config.batch_size,
+                     optimizer=config.optimizer, generator=generator, desc=desc or name,
+                     on_epoch=after_epoch if on_epoch is not None else None)
+    history = {"loss": [float(v) for v in losses], "recorded": recorded}
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    saved = history if isinstance(history, dict) else [float(h) for h in history]
     with atomic_path(path) as tmp:
-        torch.save({"state": state, "history": saved, "sha256": _tensor_digest(state, saved),
-                    "config": json.dumps(config, default=repr)}, tmp)
+        torch.save({"state": state, "history": history, "sha256": tensor_digest(state, history)}, tmp)
     return model.eval(), history
-
-
-# A save takes seconds; a .part file this old was left by a process that was killed while saving.
-STALE_PART_S = 600
-
-
-def _prepare_cache(folder: Path) -> None:
-    """Create ``folder``, fail now (not after training) if it is not writable, and remove stale ``.part`` files."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as e:
-        raise PermissionError(f"the model cache {folder} is not writable ({e.strerror or e}): set VAEBOOK_CACHE to "
-                              f"a writable folder before training") from e
-    now = time.time()
-    for part in folder.glob(".*.part"):
-        with contextlib.suppress(OSError):  # another process may remove it first
-            if now - part.stat().st_mtime > STALE_PART_S:
-                part.unlink()
-
-
-def _tensor_digest(*objects) -> str:
-    """SHA-256 over every tensor and number in ``objects`` (nested dicts and lists), in a fixed order."""
-    h = hashlib.sha256()
-
-    def walk(obj):
-        if isinstance(obj, dict):
-            for k in sorted(obj, key=str):
-                h.update(str(k).encode())
-                walk(obj[k])
-        elif isinstance(obj, (list, tuple)):
-            for v in obj:
-                walk(v)
-        elif isinstance(obj, Tensor):
-            t = obj.detach().cpu().contiguous().reshape(-1)
-            h.update(f"{t.dtype}{tuple(obj.shape)}".encode())
-            h.update(t.view(torch.uint8).numpy().tobytes())
-        else:
-            h.update(repr(obj).encode())
-
-    for obj in objects:
-        walk(obj)
-    return h.hexdigest()
 
 
 @contextlib.contextmanager

@@ -19,7 +19,7 @@ from torch.distributions import Distribution, Independent, Normal, kl_divergence
 from .flows import FlowDistribution
 from .metrics import logsumexp_chunked
 
-__all__ = ["Encoder", "FlowEncoder", "Decoder", "VAE", "bits_per_dim"]
+__all__ = ["Encoder", "FlowEncoder", "Decoder", "VAE", "kl", "bits_per_dim"]
 
 
 class Encoder(nn.Module):
@@ -70,6 +70,16 @@ def bits_per_dim(log_px: Tensor, dims: int, discrete: bool) -> Tensor:
     return nll / (dims * math.log(2))
 
 
+def kl(q_z: Distribution, p_z: Distribution, *, samples: int = 1, z: Tensor | None = None) -> Tensor:
+    """KL[q ‖ p] per example: analytic when torch knows it, else a Monte Carlo mean over ``samples`` draws
+    of q (or over the given draws ``z``, shape ``(S, B, D)``)."""
+    try:
+        return kl_divergence(q_z, p_z)
+    except NotImplementedError:
+        z = q_z.rsample((samples,)) if z is None else z
+        return (q_z.log_prob(z) - p_z.log_prob(z)).mean(0)
+
+
 class VAE(nn.Module):
     """A VAE ``(encoder, decoder, prior)``; every method returns one value per example ``(B,)``.
 
@@ -85,31 +95,23 @@ class VAE(nn.Module):
     def latent_dim(self) -> int:
         return self.prior().event_shape[0]
 
-    def kl(self, x: Tensor, component: Tensor | None = None, samples: int = 16) -> Tensor:
+    def kl(self, x: Tensor, component: Tensor | None = None, *, samples: int = 16) -> Tensor:
         """KL[q(z|x) ‖ p(z)]: analytic when torch knows it, else a Monte Carlo mean over ``samples``."""
-        return self._kl(self.encoder(x), self.prior(component), samples)
+        return kl(self.encoder(x), self.prior(component), samples=samples)
 
-    @staticmethod
-    def _kl(q_z: Distribution, p_z: Distribution, samples: int = 1, z: Tensor | None = None) -> Tensor:
-        try:
-            return kl_divergence(q_z, p_z)
-        except NotImplementedError:
-            z = q_z.rsample((samples,)) if z is None else z
-            return (q_z.log_prob(z) - p_z.log_prob(z)).mean(0)
-
-    def elbo(self, x: Tensor, component: Tensor | None = None, beta: float = 1.0) -> Tensor:
+    def elbo(self, x: Tensor, component: Tensor | None = None, *, beta: float = 1.0) -> Tensor:
         """ELBO(x) with one reparameterised sample (KL analytic where possible); ``beta`` weights the KL."""
         q_z = self.encoder(x)
         z = q_z.rsample()
         rec = self.decoder(z).log_prob(x)
-        return rec - beta * self._kl(q_z, self.prior(component), z=z[None])
+        return rec - beta * kl(q_z, self.prior(component), z=z[None])
 
-    def loss(self, x: Tensor, component: Tensor | None = None) -> Tensor:
-        """The training loss: mean negative ELBO over the batch."""
-        return -self.elbo(x, component).mean()
+    def loss(self, x: Tensor, component: Tensor | None = None, *, beta: float = 1.0) -> Tensor:
+        """The training loss: the mean over the batch of −ELBO, its KL weighted by ``beta`` (β-VAE)."""
+        return -self.elbo(x, component, beta=beta).mean()
 
     @torch.no_grad()
-    def log_likelihood(self, x: Tensor, k: int = 100, chunk: int = 50, component: Tensor | None = None) -> Tensor:
+    def log_likelihood(self, x: Tensor, component: Tensor | None = None, *, k: int = 100, chunk: int = 50) -> Tensor:
         r"""Importance-weighted estimate (IWAE, Burda et al.) of log p(x) with ``k`` samples:
 
         .. math:: \log \frac{1}{K} \sum_k \frac{p(x|z_k) p(z_k)}{q(z_k|x)}, \quad z_k \sim q(z|x)
@@ -128,7 +130,7 @@ class VAE(nn.Module):
         return logsumexp_chunked(log_w, k, chunk) - math.log(k)
 
     @torch.no_grad()
-    def bits_per_dim(self, x: Tensor, k: int = 1, **kwargs) -> Tensor:
+    def bits_per_dim(self, x: Tensor, *, k: int = 1, **kwargs) -> Tensor:
         """Bits/dim of ``x``: from the ELBO when ``k == 1``, from the IWAE bound with ``k`` samples otherwise."""
         log_px = self.elbo(x) if k == 1 else self.log_likelihood(x, k=k, **kwargs)
         return bits_per_dim(log_px, x[0].numel(), self.decoder.likelihood.discrete)

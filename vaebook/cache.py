@@ -1,0 +1,190 @@
+"""The cache of trained models: where checkpoints live, and the key that says which model a checkpoint is.
+
+A key is never written by hand. :func:`fingerprint` turns everything that decides a trained model into
+text: the built (untrained) model's ``repr`` and initial tensors, the fit configuration, the training
+tensors' contents, the code of the loss and of any callback (with the values they capture), and the
+library's own code. Hashing that text gives the file name. So a learning-rate change, other training
+images or an edited loss retrains; a renamed variable, an edited comment or docstring does not.
+
+Checkpoints are written atomically with a SHA-256 of their tensors and read with ``weights_only=True``;
+anything that does not check out is retrained, never trusted.
+
+Used in: :func:`vaebook.train_or_load`.
+"""
+from __future__ import annotations
+
+import ast
+import contextlib
+import hashlib
+import inspect
+import os
+import tempfile
+import time
+import types
+from functools import lru_cache, partial
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+__all__ = ["cache_dir", "fingerprint", "code_version", "tensor_digest", "prepare_cache", "STALE_PART_S"]
+
+# Modules whose code decides what a trained model is: editing their code (not their comments) retrains.
+MODEL_MODULES = ("distributions", "nets", "vae", "train", "flows", "pae", "negative", "frechet", "cache")
+# Code from these packages is identified by its qualified name only (their versions are pinned).
+_BY_NAME = ("vaebook", "torch", "numpy", "builtins", "functools", "math", "operator", "typing")
+
+# A save takes seconds; a .part file this old was left by a process that was killed while saving.
+STALE_PART_S = 600
+
+
+def cache_dir() -> Path:
+    """``$VAEBOOK_CACHE``, else ``~/.cache/vaebook/models``."""
+    if os.environ.get("VAEBOOK_CACHE"):
+        return Path(os.environ["VAEBOOK_CACHE"])
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "vaebook" / "models"
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """A hash of the library's model code, parsed: comments, docstrings and layout do not count."""
+    h = hashlib.sha256()
+    here = Path(__file__).parent
+    for name in MODEL_MODULES:
+        h.update(_code_text((here / f"{name}.py").read_text()).encode())
+    return h.hexdigest()[:12]
+
+
+def _code_text(source: str) -> str:
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)):
+            del body[0]  # a docstring
+    return ast.dump(tree)
+
+
+def tensor_digest(*objects) -> str:
+    """SHA-256 over every tensor and number in ``objects`` (nested dicts and lists), in a fixed order."""
+    h = hashlib.sha256()
+
+    def walk(obj):
+        if isinstance(obj, dict):
+            for k in sorted(obj, key=str):
+                h.update(str(k).encode())
+                walk(obj[k])
+        elif isinstance(obj, (list, tuple)):
+            for v in obj:
+                walk(v)
+        elif isinstance(obj, Tensor):
+            t = obj.detach().cpu().contiguous().reshape(-1)
+            h.update(f"{t.dtype}{tuple(obj.shape)}".encode())
+            h.update(t.view(torch.uint8).numpy().tobytes())
+        else:
+            h.update(repr(obj).encode())
+
+    for obj in objects:
+        walk(obj)
+    return h.hexdigest()
+
+
+def fingerprint(obj, _seen: set | None = None) -> str:
+    """Text that changes when ``obj`` would train another model, and only then.
+
+    Tensors and arrays by content; modules by ``repr`` and tensors; functions by their compiled code (not
+    their source text, so comments do not count), the values they capture and the notebook-level values they
+    read; library functions and classes by name; other objects by class and attributes.
+    """
+    seen = set() if _seen is None else _seen
+    if isinstance(obj, (str, int, float, bool, complex, type(None), torch.dtype, torch.device)):
+        return repr(obj)
+    if isinstance(obj, Tensor):
+        return f"tensor:{tensor_digest(obj)}"
+    if isinstance(obj, np.ndarray):
+        return f"array:{tensor_digest(torch.from_numpy(np.ascontiguousarray(obj)))}"
+    if id(obj) in seen:
+        return "<cycle>"
+    seen.add(id(obj))
+    try:
+        return _fingerprint(obj, seen)
+    finally:
+        seen.discard(id(obj))
+
+
+def _fingerprint(obj, seen: set) -> str:
+    if isinstance(obj, (list, tuple)):
+        return f"{type(obj).__name__}[{','.join(fingerprint(v, seen) for v in obj)}]"
+    if isinstance(obj, dict):
+        return "{" + ",".join(f"{fingerprint(k, seen)}:{fingerprint(obj[k], seen)}" for k in sorted(obj, key=repr)) + "}"
+    if isinstance(obj, (set, frozenset)):
+        return "{" + ",".join(sorted(fingerprint(v, seen) for v in obj)) + "}"
+    if isinstance(obj, types.ModuleType):
+        return f"module:{obj.__name__}"
+    if isinstance(obj, nn.Module):
+        return f"{obj!r}:{tensor_digest(obj.state_dict())}"
+    if isinstance(obj, torch.Generator):
+        return f"generator:{tensor_digest(obj.get_state())}"
+    if isinstance(obj, partial):
+        return f"partial({fingerprint(obj.func, seen)},{fingerprint(obj.args, seen)},{fingerprint(obj.keywords, seen)})"
+    if isinstance(obj, types.MethodType):
+        return f"method({fingerprint(obj.__func__, seen)})"  # of its object, fingerprinted where it is built
+    if isinstance(obj, types.FunctionType):
+        if _by_name(obj):
+            return f"function:{obj.__module__}.{obj.__qualname__}"
+        cells = [c.cell_contents for c in obj.__closure__ or () if _filled(c)]
+        read = {n: obj.__globals__[n] for n in _global_names(obj.__code__) if n in obj.__globals__}
+        return (f"function({_code_fingerprint(obj.__code__, obj.__doc__)},captures={fingerprint(cells, seen)},"
+                f"defaults={fingerprint((obj.__defaults__, obj.__kwdefaults__), seen)},reads={fingerprint(read, seen)})")
+    if isinstance(obj, type) or inspect.isroutine(obj):
+        return f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', repr(obj))}"
+    cls = type(obj)
+    state = vars(obj) if hasattr(obj, "__dict__") else repr(obj)
+    return f"{cls.__module__}.{cls.__qualname__}({fingerprint(state, seen)})"
+
+
+def _by_name(fn) -> bool:
+    return (getattr(fn, "__module__", None) or "").split(".")[0] in _BY_NAME
+
+
+def _filled(cell) -> bool:
+    try:
+        cell.cell_contents
+    except ValueError:  # a closure variable not assigned yet
+        return False
+    return True
+
+
+def _global_names(code: types.CodeType) -> set[str]:
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _global_names(const)
+    return names
+
+
+def _code_fingerprint(code: types.CodeType, doc: str | None = None) -> str:
+    """The compiled code, its constants (nested code included) and names; a docstring does not count."""
+    consts = list(code.co_consts)
+    if doc is not None and consts and consts[0] == doc:
+        consts[0] = None  # where a function without a docstring has None
+    consts = [_code_fingerprint(c) if isinstance(c, types.CodeType) else repr(c) for c in consts]
+    return hashlib.sha256(repr((code.co_code, consts, code.co_names, code.co_varnames)).encode()).hexdigest()[:16]
+
+
+def prepare_cache(folder: Path) -> None:
+    """Create ``folder``, fail now (not after training) if it is not writable, and remove stale ``.part`` files."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise PermissionError(f"the model cache {folder} is not writable ({e.strerror or e}): set VAEBOOK_CACHE to "
+                              f"a writable folder before training") from e
+    now = time.time()
+    for part in folder.glob(".*.part"):
+        with contextlib.suppress(OSError):  # another process may remove it first
+            if now - part.stat().st_mtime > STALE_PART_S:
+                part.unlink()

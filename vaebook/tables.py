@@ -1,0 +1,107 @@
+"""One tidy reproduction table per chapter: one row per number compared with a paper.
+
+Every chapter builds its table with :func:`reproduction_table` from :func:`row`\\ s, shows it with
+:func:`show`, and records it with :func:`vaebook.record`; the scorecard page reads every chapter's recorded
+table without knowing the chapter. The columns are fixed (:data:`COLUMNS`):
+
+* ``quantity``, ``unit``, ``estimator``: what was measured, in what unit, and how (e.g. ``bits/dim (ELBO)``);
+* ``paper``: the paper's number (empty where the paper states only a direction), ``ours``: this run's;
+* ``claim``: the paper's statement the row tests; ``reference`` and ``expect``: the direction the paper
+  reports, as "ours should be ``expect`` (``>`` or ``<``) ``reference``" (e.g. AUROC ``<`` 0.5);
+* ``profile``, ``runs``, ``model``, ``data``: how ours was made.
+
+:func:`status` compares a row with its paper, with one tolerance for the whole book (:data:`TOLERANCE`).
+
+Used in: every chapter's reproduction table, the scorecard.
+"""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from .profiles import current_profile
+
+__all__ = ["COLUMNS", "TOLERANCE", "row", "reproduction_table", "status", "show"]
+
+COLUMNS = ("quantity", "paper", "ours", "unit", "estimator", "claim", "reference", "expect",
+           "profile", "runs", "model", "data")
+# Within tolerance: |ours − paper| ≤ TOLERANCE · max(|paper|, 0.5), i.e. 0.05 on an AUROC, 10 % on a larger number.
+TOLERANCE = 0.1
+STATUSES = ("within tolerance", "same direction", "against the paper", "no paper number")
+
+
+def row(quantity: str, ours: float, *, unit: str, estimator: str, claim: str, paper: float | None = None,
+        reference: float | None = None, expect: str | None = None, **how) -> dict:
+    """One compared number. ``expect`` defaults to the side of ``reference`` the paper's number is on.
+    ``how`` may override the table's ``model`` or ``data`` for this row."""
+    if expect is None and paper is not None and reference is not None and paper != reference:
+        expect = ">" if paper > reference else "<"
+    if expect not in (None, ">", "<"):
+        raise ValueError(f"row({quantity!r}): expect must be '>' or '<', got {expect!r}")
+    if (expect is None) != (reference is None):
+        raise ValueError(f"row({quantity!r}): give reference and expect together (or a paper number for expect)")
+    unknown = set(how) - {"model", "data"}
+    if unknown:
+        raise ValueError(f"row({quantity!r}): unknown column(s) {sorted(unknown)}; use {list(COLUMNS)}")
+    return {"quantity": quantity, "paper": _float(paper), "ours": _float(ours), "unit": unit, "estimator": estimator,
+            "claim": claim, "reference": _float(reference), "expect": expect or "", **how}
+
+
+def _float(v) -> float:
+    return math.nan if v is None else float(v)
+
+
+def reproduction_table(rows: list[dict], *, model: str, data: str, runs: int = 1,
+                       profile: str | None = None) -> pd.DataFrame:
+    """The chapter's table: its ``rows`` with the columns that say how ours was made filled in."""
+    if not rows:
+        raise ValueError("reproduction_table: no rows")
+    filled = [{"profile": profile or current_profile(), "runs": runs, "model": model, "data": data, **r} for r in rows]
+    return pd.DataFrame(filled, columns=list(COLUMNS))
+
+
+def status(r) -> str:
+    """``within tolerance``, ``same direction``, ``against the paper`` or ``no paper number`` for one row."""
+    paper, ours = r["paper"], r["ours"]
+    reference, expect = r["reference"], r["expect"]
+    has_paper = paper is not None and not _missing(paper)
+    if has_paper and abs(ours - paper) <= TOLERANCE * max(abs(paper), 0.5):
+        return "within tolerance"
+    if expect and reference is not None and not _missing(reference):
+        agrees = ours > reference if expect == ">" else ours < reference
+        return "same direction" if agrees else "against the paper"
+    return "against the paper" if has_paper else "no paper number"
+
+
+def _missing(v) -> bool:
+    return isinstance(v, float) and math.isnan(v)
+
+
+def show(table: pd.DataFrame, digits: int = 3):
+    """The table as a reader sees it: the compared columns, numbers rounded, "—" where the paper gives none,
+    no index, and how ours was made (profile, runs, model, data) in the caption when it is the same for all rows."""
+    t = table.copy()
+    t["status"] = [status(r) for r in t.to_dict("records")]
+    t["paper"] = [_text(v, digits) for v in t["paper"]]
+    t["ours"] = [_text(v, digits) for v in t["ours"]]
+    t["claim"] = [c + (f" ({e} {_text(ref, digits)})" if e else "") for c, e, ref in zip(t.claim, t.expect, t.reference)]
+    shown = ["quantity", "paper", "ours", "unit", "estimator", "claim", "status"]
+    notes = []
+    for col in ("profile", "runs", "model", "data"):
+        values = t[col].astype(str).unique()
+        if len(values) == 1:
+            notes.append(f"{col}: {values[0]}")
+        else:
+            shown.append(col)
+    return (t[shown].style.hide(axis="index")
+            .set_caption("; ".join(notes))
+            .set_table_styles([{"selector": "caption", "props": "caption-side: bottom; font-size: 0.85em; text-align: left"},
+                               {"selector": "td, th", "props": "font-size: 0.85em; padding: 2px 6px"}]))
+
+
+def _text(v, digits: int) -> str:
+    """A number for a reader: thousands separated, three decimals below 100 (AUROCs, bits/dim)."""
+    if v is None or _missing(v):
+        return "—"
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.1f}" if abs(v) >= 100 else f"{v:.{digits}f}"
