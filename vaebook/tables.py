@@ -39,8 +39,8 @@ def row(quantity: str, ours: float, *, unit: str, estimator: str, claim: str, pa
         expect = ">" if paper > reference else "<"
     if expect not in (None, ">", "<"):
         raise ValueError(f"row({quantity!r}): expect must be '>' or '<', got {expect!r}")
-    if (expect is None) != (reference is None):
-        raise ValueError(f"row({quantity!r}): give reference and expect together (or a paper number for expect)")
+    if expect is not None and reference is None:
+        raise ValueError(f"row({quantity!r}): expect={expect!r} needs the reference it compares with")
     unknown = set(how) - {"model", "data"}
     if unknown:
         raise ValueError(f"row({quantity!r}): unknown column(s) {sorted(unknown)}; use {list(COLUMNS)}")
