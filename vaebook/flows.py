@@ -13,7 +13,7 @@ Used in: chapter 2 (topology mismatch), chapter 5 (the PAE's latent flow), chapt
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -151,14 +151,15 @@ class Flow(nn.Module):
         return -self().log_prob(x).mean()
 
 
-def realnvp(dim: int, base: nn.Module, layers: int = 4, hidden: Sequence[int] = (64, 64),
-            permutation: str = "reverse", generator: torch.Generator | None = None) -> Flow:
-    """``layers`` affine couplings, the features reversed (or randomly permuted) after each.
+def realnvp(dim: int, base: nn.Module, *, layers: int = 4, hidden: Sequence[int] = (64, 64),
+            permutation: Callable[[int], nn.Module] = Reverse) -> Flow:
+    """``layers`` affine couplings, each followed by ``permutation(dim)`` of the features: reversed by default,
+    or e.g. ``partial(Permutation.random, generator=g)`` for a new random order after each coupling.
 
     Kamoi & Kobayashi's toy flow is ``realnvp(dim, base, layers=4)``.
     """
     transforms: list[nn.Module] = []
     for _ in range(layers):
         transforms.append(AffineCoupling(dim, hidden))
-        transforms.append(Reverse(dim) if permutation == "reverse" else Permutation.random(dim, generator))
+        transforms.append(permutation(dim))
     return Flow(transforms, base)
