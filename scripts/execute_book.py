@@ -11,6 +11,9 @@ notebooks with one thread each take less time than one with two threads (README,
 
 A notebook that fails stops the script with its traceback, and nothing of it is cached; the cell timeout is
 ``execute.timeout`` of ``_config.yml``, as in the build.
+
+The pages that read what the chapters recorded (:data:`SUMMARIES`, the scorecard) are executed last and every
+time, since their code does not change when the chapters' results do.
 """
 from __future__ import annotations
 
@@ -30,6 +33,8 @@ from vaebook import runtime  # noqa: E402
 
 # Longest first, so that the last notebook to start is a short one (fast-profile minutes on 2 cores).
 ORDER = ("05_", "04_", "03_", "06_", "07_", "01_", "02_", "00_")
+# Pages built from the chapters' recorded results: run after the chapters, never taken from the cache.
+SUMMARIES = ("book/scorecard.ipynb",)
 
 
 def _execute(path: str, timeout: int):
@@ -82,6 +87,16 @@ def main() -> int:
             cache.cache_notebook_bundle(CacheBundleIn(nb, str(p), data={"execution_seconds": seconds}),
                                         check_validity=False, overwrite=True)
             print(f"{p.stem}: {seconds:.0f} s", flush=True)
+    if not failed:
+        for page in SUMMARIES:
+            nb, error, seconds = _execute(str(ROOT / page), timeout)
+            if error:
+                failed.append(page)
+                print(f"{page}: FAILED\n{error}", file=sys.stderr, flush=True)
+            else:
+                cache.cache_notebook_bundle(CacheBundleIn(nb, str(ROOT / page), data={"execution_seconds": seconds}),
+                                            check_validity=False, overwrite=True)
+                print(f"{page}: {seconds:.0f} s", flush=True)
     print(f"executed in {time.monotonic() - t0:.0f} s" + (f"; FAILED: {', '.join(failed)}" if failed else ""), flush=True)
     return 1 if failed else 0
 

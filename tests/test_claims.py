@@ -142,6 +142,7 @@ def test_every_chapter_page_was_built_without_errors():
         reprs = re.findall(r"&lt;matplotlib\.[\w.]+ at 0x|Text\(\d", text)
         assert not reprs, f"{page.name} shows Python reprs as outputs: {reprs} (end the cell with ';')"
         assert str(ROOT) not in text, f"{page.name} shows a path of the build machine"
+        assert not re.search(r">\s*nan\s*<", text, re.I), f"{page.name} shows NaN in a table (write '—')"
         found = re.sub(r"<[^>]+>", "", text[text.find('id="what-we-found"'):].split("requestKernel")[0])
         assert "**" not in found and "{glue" not in found, f"{page.name}: markup pasted as text in 'What we found'"
 
@@ -149,3 +150,16 @@ def test_every_chapter_page_was_built_without_errors():
 def test_data_page_shows_real_images():
     text = (HTML / "notebooks" / "00_data.html").read_text()
     assert len(re.findall(r"<img[^>]+\.png", text)) >= 2
+
+
+def test_the_scorecard_lists_every_recorded_number_with_a_link():
+    recorded = {p.stem: json.loads(p.read_text()).get("table") or [] for p in RESULTS.glob("*.json")}
+    text = (HTML / "book" / "scorecard.html").read_text()
+    table = text[text.index('<table class="scorecard">'):]
+    table = table[:table.index("</table>")]
+    assert table.count("<tr>") == 1 + sum(len(rows) for rows in recorded.values())  # the header, then every number
+    for chapter, rows in recorded.items():
+        if rows:
+            assert f'href="../notebooks/{chapter}.html#reproduction-table"' in table, f"{chapter} is not on the scorecard"
+        assert f'href="../notebooks/{chapter}.html#reproduction-table"' not in table or rows
+    assert not re.search(r">\s*nan\s*<", table, re.I) and "{glue" not in text

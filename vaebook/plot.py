@@ -41,15 +41,23 @@ def show_images(ax, x, nrow: int = 10, title: str | None = None) -> None:
 
 
 def score_histograms(ax, scores: dict[str, object], bins: int = 50, xlabel: str = "", density: bool = True) -> None:
-    """Overlaid histograms of per-example scores, one per named set, on shared bins."""
-    arrays = {k: np.asarray(torch.as_tensor(v).detach().cpu()).ravel() for k, v in scores.items()}
+    """Overlaid histograms of per-example scores, one per named set, on shared bins clipped to the central 99 %
+    (seaborn's ``histplot``: each set normalised on its own, so sets of different sizes compare)."""
+    import pandas as pd
+    import seaborn as sns
+
+    arrays = {k: np.asarray(torch.as_tensor(v).detach().cpu(), dtype=float).ravel() for k, v in scores.items()}
     lo, hi = np.percentile(np.concatenate(list(arrays.values())), [0.5, 99.5])
-    edges = np.linspace(lo, hi, bins + 1)
-    for name, a in arrays.items():
-        ax.hist(np.clip(a, lo, hi), bins=edges, alpha=0.5, density=density, label=name)
+    long = pd.DataFrame({"score": np.concatenate([np.clip(a, lo, hi) for a in arrays.values()]),
+                         "set": np.repeat(list(arrays), [len(a) for a in arrays.values()])})
+    sns.histplot(long, x="score", hue="set", bins=np.linspace(lo, hi, bins + 1), stat="density" if density else "count",
+                 common_norm=False, element="step", alpha=0.4, ax=ax)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("density" if density else "count")
-    ax.legend(fontsize=8)
+    if (legend := ax.get_legend()) is not None:
+        legend.set_title(None)
+        for text in legend.get_texts():
+            text.set_fontsize(8)
 
 
 def roc_plot(ax, score_in, outliers: dict[str, object]) -> None:

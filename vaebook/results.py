@@ -23,7 +23,7 @@ from .files import atomic_path
 from .profiles import current_profile
 from .tables import COLUMNS
 
-__all__ = ["ResultsError", "results_dir", "record", "read_results", "read_record", "glue"]
+__all__ = ["ResultsError", "book_root", "results_dir", "record", "read_results", "read_record", "read_file", "glue"]
 
 _CHAPTER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
@@ -32,14 +32,16 @@ class ResultsError(ValueError):
     """A value that cannot be recorded, a bad chapter name, or a results file that cannot be read."""
 
 
+def book_root() -> Path:
+    """The book's folder (the one holding ``_toc.yml``) above the working directory; else the working directory."""
+    here = Path.cwd().resolve()
+    return next((folder for folder in (here, *here.parents) if (folder / "_toc.yml").exists()), here)
+
+
 def results_dir() -> Path:
     if os.environ.get("VAEBOOK_RESULTS"):
         return Path(os.environ["VAEBOOK_RESULTS"])
-    here = Path.cwd().resolve()
-    for folder in (here, *here.parents):
-        if (folder / "_toc.yml").exists():
-            return folder / "_build" / "results"
-    return here / "_build" / "results"
+    return book_root() / "_build" / "results"
 
 
 def _path(chapter: str) -> Path:
@@ -95,7 +97,11 @@ def record(chapter: str, table=None, **values: float) -> None:
 
 def read_record(chapter: str) -> dict:
     """The whole recorded file of ``chapter`` (``meta``, ``values``, maybe ``table``); empty when none."""
-    path = _path(chapter)
+    return read_file(_path(chapter))
+
+
+def read_file(path: Path) -> dict:
+    """A results file, checked to be one: empty when it does not exist, :class:`ResultsError` when corrupt."""
     if not path.exists():
         return {}
     try:

@@ -22,7 +22,7 @@ import pandas as pd
 
 from .profiles import current_profile
 
-__all__ = ["COLUMNS", "TOLERANCE", "row", "reproduction_table", "status", "show"]
+__all__ = ["COLUMNS", "TOLERANCE", "row", "reproduction_table", "status", "show", "present"]
 
 COLUMNS = ("quantity", "paper", "ours", "unit", "estimator", "claim", "reference", "expect",
            "profile", "runs", "model", "data")
@@ -98,6 +98,13 @@ def show(table: pd.DataFrame, digits: int = 3):
             .set_caption("; ".join(notes))
             .set_table_styles([{"selector": "caption", "props": "caption-side: bottom; font-size: 0.85em; text-align: left"},
                                {"selector": "td, th", "props": "font-size: 0.85em; padding: 2px 6px"}]))
+
+
+def present(table: pd.DataFrame, digits: int = 3, index: bool = False):
+    """Any results table as a reader sees it: ``digits`` decimals, thousands separated, "—" for a missing value,
+    and no index column unless the index carries the row labels (``index=True``, e.g. a pivot table)."""
+    styled = table.style.format(precision=digits, thousands=",", na_rep="—")
+    return styled if index else styled.hide(axis="index")
 
 
 def _text(v, digits: int) -> str:

@@ -1,0 +1,75 @@
+"""The scorecard: every published number the chapters compare with, on one page.
+
+:func:`collect` reads every chapter's recorded reproduction table (:func:`vaebook.record`) from the results
+folder, whatever the chapters are: a chapter added later appears without editing anything. Each row gets its
+:func:`vaebook.tables.status` and a link to the section of the chapter that produced it.
+
+Used in: ``book/scorecard.ipynb``.
+"""
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from .results import book_root, read_file, results_dir
+from .tables import STATUSES, status
+
+__all__ = ["collect", "summary", "to_html"]
+
+SECTION = "reproduction-table"  # the anchor of every chapter's "## Reproduction table"
+
+
+def collect(folder: Path | None = None, notebooks: Path | None = None) -> pd.DataFrame:
+    """One row per compared number of every recorded chapter, with its chapter, title, link and status."""
+    folder = Path(folder) if folder is not None else results_dir()
+    rows = []
+    for path in sorted(folder.glob("*.json")):
+        record = read_file(path)
+        for r in record.get("table") or []:
+            r = {k: (float("nan") if v is None and k in ("paper", "reference") else v) for k, v in r.items()}
+            rows.append({"chapter": path.stem, "title": _title(path.stem, notebooks),
+                         "link": f"../notebooks/{path.stem}.html#{SECTION}", **r, "status": status(r),
+                         "written": record["meta"].get("written", "")})
+    return pd.DataFrame(rows)
+
+
+def _title(stem: str, notebooks: Path | None) -> str:
+    """The chapter's first heading, read from its notebook; the file name when there is none."""
+    folder = notebooks if notebooks is not None else book_root() / "notebooks"
+    try:
+        cells = json.loads((folder / f"{stem}.ipynb").read_text())["cells"]
+    except (OSError, ValueError, KeyError):
+        return stem
+    for cell in cells:
+        source = "".join(cell.get("source", ""))
+        if cell.get("cell_type") == "markdown" and source.startswith("# "):
+            return source.splitlines()[0][2:].strip()
+    return stem
+
+
+def summary(card: pd.DataFrame) -> pd.DataFrame:
+    """Counts of each status per chapter, and in all."""
+    counts = pd.crosstab(card["title"], card["status"]).reindex(columns=list(STATUSES), fill_value=0)
+    counts = counts.reindex(list(dict.fromkeys(card["title"])))  # chapter order
+    counts.loc["all chapters"] = counts.sum()
+    counts.index.name, counts.columns.name = "chapter", None
+    return counts.reset_index()
+
+
+def to_html(card: pd.DataFrame, digits: int = 3) -> str:
+    """The scorecard as an HTML table: one row per number, each linked to the chapter section that produced it."""
+    from .tables import _text
+
+    head = ["chapter", "quantity", "paper", "ours", "unit", "status", "profile (runs)"]
+    out = ['<table class="scorecard">', "<thead><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>"]
+    for r in card.to_dict("records"):
+        cells = [html.escape(r["title"]), f'<a href="{html.escape(r["link"])}">{html.escape(r["quantity"])}</a>',
+                 _text(r["paper"], digits), _text(r["ours"], digits), html.escape(str(r["unit"])),
+                 f'<span class="status-{r["status"].replace(" ", "-")}">{r["status"]}</span>',
+                 f'{html.escape(str(r["profile"]))} ({int(r["runs"])})']
+        out.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    out.append("</tbody></table>")
+    return "\n".join(out)
