@@ -22,3 +22,23 @@ def test_logsumexp_chunked_equals_unchunked():
 def test_batched_equals_one_call():
     x = torch.randn(1234, 3)
     torch.testing.assert_close(vb.batched(lambda b: b.sum(1), x, 100), x.sum(1))
+
+
+def test_aupr_and_fpr95_follow_the_same_convention():
+    s_in, s_out = torch.arange(100.0), torch.arange(100.0) + 1000  # perfectly separated, outliers higher
+    assert vb.metrics.aupr(s_in, s_out) == 1.0 and vb.metrics.fpr_at_tpr(s_in, s_out) == 0.0
+    assert vb.metrics.fpr_at_tpr(s_out, s_in) == 1.0  # the wrong way round: every outlier accepted
+    g = torch.Generator().manual_seed(0)
+    same_in, same_out = torch.randn(20000, generator=g), torch.randn(20000, generator=g)
+    assert abs(vb.metrics.fpr_at_tpr(same_in, same_out) - 0.95) < 0.01  # no information: accepts as many as inliers
+    assert abs(vb.metrics.aupr(same_in, same_out) - 0.5) < 0.01       # the outliers' share
+
+
+def test_bootstrap_interval_covers_the_estimate_and_shrinks_with_more_data():
+    g = torch.Generator().manual_seed(0)
+    small = (torch.randn(100, generator=g), torch.randn(100, generator=g) + 1)
+    large = (torch.randn(4000, generator=g), torch.randn(4000, generator=g) + 1)
+    lo_s, hi_s = vb.metrics.bootstrap_ci(vb.auroc, *small, n_boot=100)
+    lo_l, hi_l = vb.metrics.bootstrap_ci(vb.auroc, *large, n_boot=100)
+    assert lo_s < vb.auroc(*small) < hi_s and lo_l < vb.auroc(*large) < hi_l
+    assert hi_l - lo_l < (hi_s - lo_s) / 3  # about 1/sqrt(40) as wide

@@ -84,7 +84,8 @@ def test_train_or_load_trains_once_and_loads_the_same_model():
     m1, h1 = vb.train_or_load("t", Shift, X, CONFIG)
     before = Shift.calls
     m2, h2 = vb.train_or_load("t", Shift, X, CONFIG)
-    assert Shift.calls == before and h1 == h2 and len(h1["loss"]) == 2
+    assert Shift.calls == before and h1["loss"] == h2["loss"] and len(h1["loss"]) == 2
+    assert not h1["from_cache"] and h2["from_cache"]
     torch.testing.assert_close(m1.b, m2.b)
     assert not torch.equal(m1.b, Shift().b)  # it was trained
     assert not list(cache.cache_dir().glob("*.part"))
@@ -216,3 +217,11 @@ def test_stale_part_files_are_removed_and_fresh_ones_kept():
     os.utime(stale, (old, old))
     vb.train_or_load("t", Shift, X, CONFIG)
     assert not stale.exists() and fresh.exists()  # a save in progress elsewhere is left alone
+
+
+def test_a_model_trained_under_one_name_is_found_under_another():
+    """The name labels the file; the derived key identifies the model, so a later chapter re-uses an earlier one's."""
+    assert trainings(((Shift, X, CONFIG), {})) == 1
+    before = Shift.calls
+    vb.train_or_load("another-chapter", Shift, X, CONFIG)
+    assert Shift.calls == before and len(list(cache.cache_dir().glob("*.pt"))) == 1

@@ -6,7 +6,8 @@ from . import runtime
 
 runtime.prepare()  # OpenMP settings must be in place before torch loads (see vaebook.runtime)
 
-from . import aggregate, cache, data, scorecard, scores, tables, flows, frechet, metrics, negative, optimal_decoder, pae, plot, ratio, widgets
+from . import (aggregate, baselines, cache, data, flows, frechet, metrics, negative,
+               optimal_decoder, pae, plot, ratio, scorecard, scores, tables, widgets)
 from .data import DataError, ImageSet, load, to_tensor
 from .distributions import (Bernoulli, Categorical256, DiscretizedGaussian, Gaussian, GaussianMixture,
                             GeneralizedGaussianMixture, GeneralizedNormal, PixelCategorical, QuantizedNormal,

@@ -28,10 +28,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["cache_dir", "fingerprint", "code_version", "tensor_digest", "prepare_cache", "STALE_PART_S"]
+__all__ = ["cache_dir", "fingerprint", "code_fingerprint", "code_version", "tensor_digest", "prepare_cache", "STALE_PART_S"]
 
-# Modules whose code decides what a trained model is: editing their code (not their comments) retrains.
-MODEL_MODULES = ("distributions", "nets", "vae", "train", "flows", "pae", "negative", "frechet", "cache")
+# Modules whose code decides what a trained model is: editing their code (not their comments) retrains. The
+# training loop itself counts by its own compiled code (see vaebook.train.model_key), not by its module's.
+MODEL_MODULES = ("distributions", "nets", "vae", "flows", "pae", "negative", "frechet")
 # Code from these packages is identified by its qualified name only (their versions are pinned).
 _BY_NAME = ("vaebook", "torch", "numpy", "builtins", "functools", "math", "operator", "typing")
 
@@ -163,6 +164,11 @@ def _global_names(code: types.CodeType) -> set[str]:
         if isinstance(const, types.CodeType):
             names |= _global_names(const)
     return names
+
+
+def code_fingerprint(fn: types.FunctionType) -> str:
+    """A function's own compiled code (not its docstring or comments, nor the functions it calls)."""
+    return _code_fingerprint(fn.__code__, fn.__doc__)
 
 
 def _code_fingerprint(code: types.CodeType, doc: str | None = None) -> str:

@@ -14,10 +14,10 @@ from typing import Callable
 
 import numpy as np
 import torch
-from sklearn.metrics import roc_auc_score, roc_curve as _roc_curve
+from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve as _roc_curve
 from torch import Tensor
 
-__all__ = ["auroc", "roc_curve", "batched", "logsumexp_chunked"]
+__all__ = ["auroc", "aupr", "fpr_at_tpr", "bootstrap_ci", "roc_curve", "batched", "logsumexp_chunked"]
 
 
 def _labels_scores(score_in, score_out):
@@ -33,6 +33,32 @@ def auroc(score_in, score_out) -> float:
     """Area under the ROC curve for telling outliers (label 1) from inliers (label 0) by a score
     where higher means more likely OOD."""
     return float(roc_auc_score(*_labels_scores(score_in, score_out)))
+
+
+def aupr(score_in, score_out) -> float:
+    """Area under the precision-recall curve with the outliers as the positive class ("AUPR-Out"), by average
+    precision. Chance is the outliers' share of the examples, not 0.5."""
+    return float(average_precision_score(*_labels_scores(score_in, score_out)))
+
+
+def fpr_at_tpr(score_in, score_out, tpr: float = 0.95) -> float:
+    """The share of outliers accepted as inliers when the threshold accepts ``tpr`` of the inliers ("FPR at 95 %
+    TPR", Hendrycks & Gimpel 2017; lower is better; 1 − ``tpr`` would be chance for a score unrelated to the sets)."""
+    labels, scores = _labels_scores(score_in, score_out)
+    threshold = np.quantile(scores[labels == 0], tpr)  # inliers with a score at most this are accepted
+    return float((scores[labels == 1] <= threshold).mean())
+
+
+def bootstrap_ci(metric: Callable, score_in, score_out, n_boot: int = 200, level: float = 0.95,
+                 seed: int = 0) -> tuple[float, float]:
+    """A percentile bootstrap interval of ``metric(score_in, score_out)``: inliers and outliers resampled with
+    replacement, each set on its own, ``n_boot`` times."""
+    labels, scores = _labels_scores(score_in, score_out)
+    s_in, s_out = scores[labels == 0], scores[labels == 1]
+    rng = np.random.default_rng(seed)
+    values = [metric(rng.choice(s_in, len(s_in)), rng.choice(s_out, len(s_out))) for _ in range(n_boot)]
+    lo, hi = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
 
 
 def roc_curve(score_in, score_out) -> tuple[np.ndarray, np.ndarray]:

@@ -10,18 +10,25 @@ The outlier score of eq. 12 is −ln p̃(x) at a latent point z′ (the encoder'
 f(x), or the MAP of eq. 9): a σ-weighted reconstruction error plus the latent density
 term −ln p(z′). Each term is available on its own (:meth:`PAE.score_terms`).
 
-Used in: chapter 5.
+:func:`train_pae` runs the three steps, each model cached by :func:`vaebook.train_or_load`.
+
+Used in: chapter 5, the OOD benchmark.
 """
 from __future__ import annotations
 
 import math
+from functools import partial
+from typing import Callable
 
 import torch
 from torch import Tensor, nn
 
-from .flows import Flow
+from .distributions import StandardNormal
+from .flows import Flow, Permutation, realnvp
+from .metrics import batched
+from .train import FitConfig, train_or_load
 
-__all__ = ["Autoencoder", "PAE", "Standardize", "pixel_sigma"]
+__all__ = ["Autoencoder", "PAE", "Standardize", "pixel_sigma", "train_pae"]
 
 
 class Autoencoder(nn.Module):
@@ -132,3 +139,22 @@ class PAE(nn.Module):
             xi = torch.randn(z.shape, generator=generator).to(z)
             z = (z - step_size * grad + math.sqrt(2 * step_size) * xi).detach()
         return z
+
+
+def train_pae(build_ae: Callable[[], Autoencoder], x_train: Tensor, x_val: Tensor, *, ae_config: FitConfig,
+              flow_config: FitConfig, layers: int = 6, hidden=(256, 256), name: str = "pae") -> PAE:
+    """The PAE's three steps: the autoencoder ``build_ae()`` fitted to ``x_train``; a RealNVP of ``layers``
+    couplings (a random permutation after each, and a fixed standardisation of the codes first) fitted to the
+    training codes; σ from the reconstruction errors of ``x_val``. Each model is trained once, then loaded."""
+    ae, _ = train_or_load(f"{name}-ae", build_ae, x_train, ae_config, desc=f"{name}: autoencoder")
+    codes = batched(ae.encoder, x_train, 1000)
+    k = codes.shape[1]
+
+    def build_flow():
+        shuffle = partial(Permutation.random, generator=torch.Generator().manual_seed(flow_config.seed))
+        flow = realnvp(k, StandardNormal(k), layers=layers, hidden=hidden, permutation=shuffle)
+        flow.transforms.insert(0, Standardize(codes.mean(0), codes.std(0) + 1e-6))
+        return flow.to(codes.device)
+
+    flow, _ = train_or_load(f"{name}-flow", build_flow, codes, flow_config, desc=f"{name}: latent flow, K={k}")
+    return PAE(ae, flow, pixel_sigma(ae, x_val)).eval()

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .cache import cache_dir, code_version, fingerprint, prepare_cache, tensor_digest
+from .cache import cache_dir, code_fingerprint, code_version, fingerprint, prepare_cache, tensor_digest
 from .files import atomic_path
 from .profiles import progress, seed_everything
 
@@ -118,7 +118,8 @@ def model_key(name: str, model: nn.Module, data: Tensor | Sequence[Tensor], conf
               loss: Callable = _default_loss, on_epoch: Callable | None = None) -> str:
     """The cache file name of a model: ``name`` and a hash of everything that defines the trained model."""
     parts = {"model": fingerprint(model), "data": fingerprint(data), "config": fingerprint(config.__dict__),
-             "loss": fingerprint(loss), "on_epoch": fingerprint(on_epoch), "code": code_version()}
+             "loss": fingerprint(loss), "on_epoch": fingerprint(on_epoch), "code": code_version(),
+             "fit": code_fingerprint(fit), "default_loss": code_fingerprint(_default_loss)}
     blob = json.dumps(parts, sort_keys=True)
     return f"{name}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
 
@@ -133,7 +134,8 @@ def train_or_load(name: str, build: Callable[[], nn.Module], data: Tensor | Sequ
     ``loss(model)`` gives the function of a minibatch to minimise (default: ``model.loss``), e.g.
     ``loss=lambda vae: partial(vae.elbo_loss, beta=4.0)``. ``on_epoch(model, epoch)``, if given, runs after
     each epoch; what it returns (tensors, numbers, lists, dicts) is kept with the model, in
-    ``history["recorded"][epoch]`` (``None`` keeps nothing). ``history["loss"]`` is the mean loss per epoch.
+    ``history["recorded"][epoch]`` (``None`` keeps nothing). ``history["loss"]`` is the mean loss per epoch, and
+    ``history["from_cache"]`` says whether the model was loaded (True) or trained by this call.
 
     The cache key is derived, never written by hand (:func:`model_key`): the built model's ``repr`` and initial
     tensors, ``config``, the content of ``data``, the code of ``loss`` and ``on_epoch`` with the values they
@@ -150,14 +152,17 @@ def train_or_load(name: str, build: Callable[[], nn.Module], data: Tensor | Sequ
     data = (data,) if isinstance(data, Tensor) else tuple(data)
     with _own_random_state(config.seed):
         model = build()
-        path = folder / f"{model_key(name, model, data, config, loss, on_epoch)}.pt"
+        key = model_key(name, model, data, config, loss, on_epoch)
+        path = folder / f"{key}.pt"
+        if not path.exists():  # the name is a label, the hash the identity: another chapter may have trained it
+            path = next(iter(sorted(folder.glob(f"*-{key.rsplit('-', 1)[1]}.pt"))), path)
         if path.exists():
             try:
                 ckpt = torch.load(path, map_location="cpu", weights_only=True)
                 if ckpt.get("sha256") != tensor_digest(ckpt["state"], ckpt["history"]):
                     raise ValueError("its tensors do not match the checksum saved with them")
                 model.load_state_dict(ckpt["state"])
-                return model.eval(), ckpt["history"]
+                return model.eval(), {**ckpt["history"], "from_cache": True}
             except Exception as e:  # corrupt or altered file, or weights of another shape
                 warnings.warn(f"cached model {path} could not be used ({type(e).__name__}: {e}); retraining it")
                 seed_everything(config.seed)
@@ -176,7 +181,7 @@ def train_or_load(name: str, build: Callable[[], nn.Module], data: Tensor | Sequ
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     with atomic_path(path) as tmp:
         torch.save({"state": state, "history": history, "sha256": tensor_digest(state, history)}, tmp)
-    return model.eval(), history
+    return model.eval(), {**history, "from_cache": False}
 
 
 @contextlib.contextmanager
