@@ -9,13 +9,13 @@ STAMP := $(VENV)/.installed
 # Full datasets beside the repo (development and CI); the book itself never needs them.
 SHARED_DATA := $(wildcard ../shared/datasets)
 export VAEBOOK_DATA ?= $(if $(SHARED_DATA),$(abspath $(SHARED_DATA)),)
-BOOK_ENV := VAEBOOK_PROFILE=fast VAEBOOK_PROGRESS=0 VAEBOOK_CACHE=$(CURDIR)/_build/models \
+BOOK_ENV := VAEBOOK_PROFILE=fast VAEBOOK_PROGRESS=0 VAEBOOK_STATIC_WIDGETS=1 VAEBOOK_CACHE=$(CURDIR)/_build/models \
             VAEBOOK_RESULTS=$(CURDIR)/_build/results
 # OpenMP threads sleep instead of spinning while they wait: on a CPU shared with other work, spinning threads
 # made training ten times slower (bench/cpu_contention.py). Read when torch loads, so set for every process.
 export OMP_WAIT_POLICY := PASSIVE
 
-.PHONY: book test unit notebooks claims full bench stress clean setup
+.PHONY: book test unit notebooks nbval claims full bench stress clean setup
 setup: $(STAMP)
 
 $(STAMP): requirements.txt pyproject.toml
@@ -40,8 +40,18 @@ notebooks: $(STAMP)
 claims: $(STAMP)
 	$(BIN)/python -m pytest -q -m book
 
+# Each chapter re-run (smoke profile, fresh cache) must reproduce its stored reference execution (tests/reference,
+# written by scripts/nbval_reference.py): nbval compares the reproduction-table numbers.
+NBVAL_DIR := $(CURDIR)/_build/nbval
+nbval: $(STAMP)
+	rm -rf $(NBVAL_DIR)
+	VAEBOOK_CACHE=$(NBVAL_DIR)/models VAEBOOK_RESULTS=$(NBVAL_DIR)/results VAEBOOK_PROGRESS=0 OMP_NUM_THREADS=1 \
+	  MKL_NUM_THREADS=1 $(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile --nbval-lax \
+	  --nbval-current-env tests/reference
+
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 -m "not book" --durations=10
+	$(MAKE) nbval
 	$(MAKE) book
 	$(BIN)/python -m pytest -q -m book
 

@@ -13,7 +13,9 @@ A notebook that fails stops the script with its traceback, and nothing of it is 
 ``execute.timeout`` of ``_config.yml``, as in the build.
 
 The pages that read what the chapters recorded (:data:`SUMMARIES`, the scorecard) are executed last and every
-time, since their code does not change when the chapters' results do.
+time, since their code does not change when the chapters' results do. jupyter-cache knows a notebook by its
+code cells only; the library's code counts too (:func:`library_version`): after an edit to ``vaebook``, every
+notebook is executed again (its trained models are still loaded from the model cache when they did not change).
 """
 from __future__ import annotations
 
@@ -67,6 +69,12 @@ def main() -> int:
     threads = args.threads or max(1, runtime.usable_cpus() // args.jobs)
     os.environ.update(runtime.environment(threads))  # inherited by every kernel
     cache = get_cache(args.cache)
+    stamp = Path(args.cache) / "vaebook-library.txt"
+    if (stamp.read_text() if stamp.exists() else None) != library_version() and cache.list_cache_records():
+        print("the vaebook library changed since the cached executions (or is unknown): executing every notebook again",
+              flush=True)
+        cache.clear_cache()
+        cache = get_cache(args.cache)
     paths = sorted(ROOT.glob("notebooks/[0-9][0-9]_*.ipynb"),
                    key=lambda p: next((i for i, o in enumerate(ORDER) if p.name.startswith(o)), len(ORDER)))
     todo = []
@@ -105,8 +113,22 @@ def main() -> int:
                 cache.cache_notebook_bundle(CacheBundleIn(nb, str(ROOT / page), data={"execution_seconds": seconds}),
                                             check_validity=False, overwrite=True)
                 print(f"{page}: {seconds:.0f} s", flush=True)
+    if not failed:
+        stamp.write_text(library_version())
     print(f"executed in {time.monotonic() - t0:.0f} s" + (f"; FAILED: {', '.join(failed)}" if failed else ""), flush=True)
     return 1 if failed else 0
+
+
+def library_version() -> str:
+    """A hash of the library's code, comments and docstrings excluded (as for the model cache's keys)."""
+    import hashlib
+
+    from vaebook.cache import _code_text
+
+    h = hashlib.sha256()
+    for path in sorted((ROOT / "vaebook").glob("*.py")):
+        h.update(path.name.encode() + _code_text(path.read_text()).encode())
+    return h.hexdigest()[:16]
 
 
 def _cached(cache, path: Path) -> bool:

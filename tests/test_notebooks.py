@@ -107,8 +107,9 @@ def _run(path, tmp_path, parameters):
     import papermill as pm
 
     with pytest.MonkeyPatch.context() as mp, tempfile.TemporaryDirectory(prefix="vb-") as sockets:
+        # Widgets as in the book build: every view of every sweep is drawn (the live path draws one of them).
         for k, v in {"VAEBOOK_CACHE": str(tmp_path / "models"), "VAEBOOK_RESULTS": str(tmp_path / "results"),
-                     "VAEBOOK_PROGRESS": "0"}.items():
+                     "VAEBOOK_PROGRESS": "0", "VAEBOOK_STATIC_WIDGETS": "1"}.items():
             mp.setenv(k, v)
         pm.execute_notebook(str(path), str(tmp_path / path.name), parameters={"profile": "smoke", **parameters},
                             cwd=str(path.parent), kernel_name="python3", progress_bar=False,

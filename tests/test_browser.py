@@ -1,0 +1,57 @@
+"""The built pages in a real browser, offline: every chapter's control switches the view with no kernel.
+
+Needs Debian's ``chromium`` (``apt-get install chromium``; ``.ci/run`` installs it) and runs after
+``make book`` (``make test`` does). Every request that is not a file of the built book is refused, as when a
+reader opens ``_build/html`` from disk with no network.
+"""
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = ROOT / "_build" / "html"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = [pytest.mark.book,
+              pytest.mark.skipif(CHROMIUM is None, reason="no chromium: apt-get install chromium (.ci/run does)")]
+PAGES = sorted((HTML / "notebooks").glob("0[1-9]_*.html"))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.mark.parametrize("path", PAGES, ids=lambda p: p.stem)
+def test_a_control_switches_the_view_offline(browser, path):
+    context = browser.new_context()
+    refused = []
+    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:")
+                  else (refused.append(route.request.url), route.abort()))
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(path.as_uri())
+    widget = page.locator(".vb-explore")
+    assert widget.count() == 1, f"{path.name}: no control drawn for the static page"
+    view = widget.locator(".vb-view")
+    before = view.inner_html()
+    for control in widget.locator("input[type=range], select").all():
+        if control.evaluate("el => el.tagName") == "SELECT":
+            options = control.locator("option").count()
+            current = int(control.input_value())
+            control.select_option(str((current + 1) % options))
+        else:
+            control.focus()
+            control.press("ArrowLeft" if control.input_value() == control.get_attribute("max") else "ArrowRight")
+        after = view.inner_html()
+        assert after != before and "undefined" not in after and ("<img" in after or "<pre" in after), \
+            f"{path.name}: moving a control did not show another precomputed view"
+        before = after
+    assert not errors, f"{path.name}: JavaScript errors {errors}"
+    context.close()

@@ -1,0 +1,61 @@
+"""nbval's job: a re-run of each chapter reproduces its stored reference execution (``tests/reference``).
+
+The references are written by ``scripts/nbval_reference.py``; ``make test`` re-runs them under
+``pytest --nbval-lax``. These tests make sure that check means something: every chapter has a reference, its
+code is the chapter's current code, it stores numbers to compare, and an altered number makes nbval fail.
+"""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = ROOT / "tests" / "reference"
+CHAPTERS = [p for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")) if p.stem != "00_data"]
+CHECK = "# NBVAL_CHECK_OUTPUT"
+
+
+def _code(nb):
+    return [c.source for c in nb.cells if c.cell_type == "code"]
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_every_chapter_has_a_current_reference_with_numbers_to_compare(chapter):
+    ref_path = REFERENCE / chapter.name
+    assert ref_path.exists(), f"no reference for {chapter.stem}: run python scripts/nbval_reference.py {chapter.stem}"
+    ref = nbformat.read(ref_path, as_version=4)
+    ref_code = [c.source for c in ref.cells if "injected-parameters" not in c.metadata.get("tags", [])
+                and not c.source.startswith(CHECK)]
+    assert ref_code == _code(nbformat.read(chapter, as_version=4)), (
+        f"the reference of {chapter.stem} runs other code than the chapter: run python scripts/nbval_reference.py "
+        f"{chapter.stem} and commit tests/reference/{chapter.name}")
+    checked = [c for c in ref.cells if c.source.startswith(CHECK)]
+    assert len(checked) == 1, "one checked cell per reference"
+    text = "".join(o.get("text", "") for o in checked[0].outputs)
+    assert sum(ch.isdigit() for ch in text) >= 3, "the checked cell stores no numbers: nbval would compare nothing"
+    injected = [c for c in ref.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert injected and 'profile = "smoke"' in injected[0].source
+
+
+def _nbval(path, tmp_path):
+    env = {**os.environ, "VAEBOOK_CACHE": str(tmp_path / "models"), "VAEBOOK_RESULTS": str(tmp_path / "results"),
+           "VAEBOOK_PROGRESS": "0", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
+                           "--nbval-current-env", str(path)], env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.notebooks
+def test_nbval_fails_when_a_stored_number_differs(tmp_path):
+    """The check is not vacuous: the same reference with one stored number changed fails, naming the cell."""
+    ref = nbformat.read(REFERENCE / "02_topology_mismatch.ipynb", as_version=4)
+    (cell,) = [c for c in ref.cells if c.source.startswith(CHECK)]
+    text = cell.outputs[0]["text"]
+    last_digit = max(i for i, ch in enumerate(text) if ch.isdigit())
+    cell.outputs[0]["text"] = text[:last_digit] + str((int(text[last_digit]) + 1) % 10) + text[last_digit + 1:]
+    altered = tmp_path / "altered.ipynb"
+    nbformat.write(ref, altered)
+    result = _nbval(altered, tmp_path)
+    assert result.returncode != 0 and "NBVAL_CHECK_OUTPUT" in result.stdout, result.stdout[-2000:]
