@@ -10,7 +10,7 @@ import vaebook as vb
 @pytest.mark.parametrize("likelihood", [vb.Bernoulli(), vb.Gaussian(), vb.Categorical256(), vb.DiscretizedGaussian()],
                          ids=lambda l: type(l).__name__)
 def test_vae_of_every_architecture_and_likelihood(nets, likelihood):
-    enc, dec = nets(10, likelihood.params)
+    enc, dec = nets(10, likelihood.decoder_outputs)
     vae = vb.VAE(vb.Encoder(enc), vb.Decoder(dec, likelihood), vb.StandardNormal(10))
     x = torch.rand(4, 1, 28, 28)
     assert vae.encoder(x).batch_shape == (4,) and vae.encoder(x).event_shape == (10,)

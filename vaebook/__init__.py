@@ -6,13 +6,13 @@ from . import runtime
 
 runtime.prepare()  # OpenMP settings must be in place before torch loads (see vaebook.runtime)
 
-from . import (aggregate, baselines, cache, data, flows, frechet, metrics, negative,
+from . import (aggregate, baselines, cache, data, flows, frechet, likelihoods, metrics, negative,
                optimal_decoder, pae, plot, ratio, scorecard, scores, tables, widgets)
 from .data import DataError, ImageSet, load, to_tensor
-from .distributions import (Bernoulli, Categorical256, DiscretizedGaussian, Gaussian, GaussianMixture,
-                            GeneralizedGaussianMixture, GeneralizedNormal, PixelCategorical, QuantizedNormal,
-                            ShiftedNormal, StandardNormal, two_mode_means)
+from .distributions import (GaussianMixture, GeneralizedGaussianMixture, GeneralizedNormal, PixelCategorical,
+                            QuantizedNormal, ShiftedNormal, StandardNormal, two_mode_means)
 from .flows import AffineCoupling, Flow, FlowDistribution, Permutation, Reverse, realnvp
+from .likelihoods import Bernoulli, Categorical256, DiscretizedGaussian, Gaussian
 from .metrics import auroc, batched, logsumexp_chunked
 from .nets import MLP, ConvDecoder, ConvEncoder, ConvNets, KamoiDecoder, KamoiNets, MLPDecoder, MLPEncoder, MLPNets
 from .profiles import ParameterError, current_profile, device, param, pick, progress, seed_everything, set_profile

@@ -14,7 +14,7 @@ data never reaches.
 
 Every sum over the N training posteriors is chunked (:func:`vaebook.logsumexp_chunked`).
 
-Used in: chapters 6 and 7.
+Used in: chapter 6, and chapter 7 through :mod:`vaebook.optimal_decoder`.
 """
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ r"""Well-known OOD detectors that none of the book's five papers compares agains
 
 Every score is oriented as in the rest of the book: **higher means more likely OOD**.
 
-Used in: the OOD benchmark chapter.
+Used in: the OOD benchmark (chapter 8).
 """
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ __all__ = ["cache_dir", "fingerprint", "code_fingerprint", "code_version", "tens
 
 # Modules whose code decides what a trained model is: editing their code (not their comments) retrains. The
 # training loop itself counts by its own compiled code (see vaebook.train.model_key), not by its module's.
-MODEL_MODULES = ("distributions", "nets", "vae", "flows", "pae", "negative", "frechet")
+MODEL_MODULES = ("distributions", "likelihoods", "nets", "vae", "flows", "pae", "negative", "frechet")
 # Code from these packages is identified by its qualified name only (their versions are pinned).
 _BY_NAME = ("vaebook", "torch", "numpy", "builtins", "functools", "math", "operator", "typing")
 

@@ -33,7 +33,7 @@ from .formats import DataError, read_cifar10, read_idx, read_idx_bytes, read_npz
 from .profiles import current_profile
 
 __all__ = ["ImageSet", "DataError", "DATASETS", "data_root", "load", "download", "bundle_info",
-           "to_tensor", "binarize", "dequantize", "hflip", "vflip", "two_gaussians", "ood_gaussian"]
+           "to_tensor", "hflip", "vflip", "two_gaussians", "ood_gaussian"]
 
 BUNDLE = Path(__file__).parent / "bundle" / "subsets.npz"
 DATASETS = ("mnist", "fashion-mnist", "kmnist", "emnist-letters", "omniglot", "cifar10", "svhn")
@@ -352,16 +352,6 @@ def to_tensor(x: np.ndarray) -> torch.Tensor:
     """uint8 images ``(N, H, W)`` or ``(N, H, W, 3)`` -> float32 in [0, 1], ``(N, C, H, W)``."""
     t = torch.from_numpy(np.ascontiguousarray(x)).float().div_(255)
     return t.unsqueeze(1) if t.ndim == 3 else t.permute(0, 3, 1, 2).contiguous()
-
-
-def binarize(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Stochastic binarisation: each pixel is 1 with probability equal to its intensity."""
-    return torch.bernoulli(x, generator=generator)
-
-
-def dequantize(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Uniform dequantisation of 8-bit images in [0, 1]: (255·x + u) / 256, u ~ U[0, 1)."""
-    return (x * 255 + torch.rand(x.shape, generator=generator)) / 256
 
 
 def hflip(x: torch.Tensor) -> torch.Tensor:

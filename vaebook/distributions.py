@@ -1,11 +1,11 @@
 """Densities of the book, all :class:`torch.distributions.Distribution` objects.
 
-Priors and likelihoods are small ``nn.Module`` s that *return* distributions
-(zuko's lazy distributions): their parameters and buffers move with
-``.to(device)``, and the VAE's ELBO is then simply
-``p_x.log_prob(x) + p_z.log_prob(z) - q_z.log_prob(z)``.
+Here: the densities themselves (:class:`GeneralizedNormal`, :class:`QuantizedNormal`,
+:class:`PixelCategorical`) and the priors p(z), small ``nn.Module`` s that *return* distributions
+(zuko's lazy distributions): their parameters and buffers move with ``.to(device)``. The likelihoods
+p(x|z), modules of the same kind, are in :mod:`vaebook.likelihoods`.
 
-Used in: every chapter (VAE core, chapter 1).
+Used in: every chapter.
 """
 from __future__ import annotations
 
@@ -13,12 +13,10 @@ import math
 
 import torch
 from torch import Tensor, nn
-from torch.distributions import (Bernoulli as _Bernoulli, Categorical, Distribution, Gamma, Independent,
-                                 MixtureSameFamily, Normal, constraints)
+from torch.distributions import Categorical, Distribution, Gamma, Independent, MixtureSameFamily, Normal, constraints
 
 __all__ = ["GeneralizedNormal", "QuantizedNormal", "PixelCategorical", "StandardNormal", "ShiftedNormal",
-           "GaussianMixture", "GeneralizedGaussianMixture", "Bernoulli", "Gaussian", "Categorical256",
-           "DiscretizedGaussian", "two_mode_means"]
+           "GaussianMixture", "GeneralizedGaussianMixture", "two_mode_means"]
 
 
 class GeneralizedNormal(Distribution):
@@ -214,57 +212,3 @@ class GeneralizedGaussianMixture(_Mixture):
 
     def component(self, loc: Tensor) -> Distribution:
         return Independent(GeneralizedNormal.unit_variance(loc, torch.full_like(loc, self.beta)), 1)
-
-
-# ----------------------------------------------------------------------------------- likelihoods
-class Bernoulli(nn.Module):
-    """p(x|z) = Π Bernoulli(x_i; σ(h_i)). On grey levels (not binarised) this is the usual cross-entropy
-    score of the papers, not a normalised density; bits/dim then measure that score."""
-
-    discrete, params = True, 1
-
-    def forward(self, h: Tensor) -> Distribution:
-        return Independent(_Bernoulli(logits=h, validate_args=False), 3)
-
-
-class Gaussian(nn.Module):
-    """p(x|z) = N(x; h, σ²I) with σ fixed (``sigma``) or learned (one scalar, ``sigma=None``)."""
-
-    discrete, params = False, 1
-
-    def __init__(self, sigma: float | None = None, min_sigma: float = 1e-2):
-        super().__init__()
-        self.fixed, self.min_sigma = sigma, min_sigma
-        self.log_sigma = nn.Parameter(torch.zeros(())) if sigma is None else None
-
-    def extra_repr(self) -> str:
-        return f"sigma={'learned' if self.fixed is None else f'{self.fixed:g}'}, min_sigma={self.min_sigma:g}"
-
-    def sigma(self) -> Tensor:
-        if self.fixed is not None:
-            return torch.tensor(self.fixed)
-        return self.log_sigma.exp().clamp(min=self.min_sigma)
-
-    def forward(self, h: Tensor) -> Distribution:
-        return Independent(Normal(h, self.sigma().to(h)), 3)
-
-
-class Categorical256(nn.Module):
-    """p(x|z): a 256-way categorical per pixel; the decoder gives 256 logits per channel."""
-
-    discrete, params = True, 256
-
-    def forward(self, h: Tensor) -> Distribution:
-        b, c256, hh, ww = h.shape
-        logits = h.view(b, c256 // 256, 256, hh, ww).permute(0, 1, 3, 4, 2)
-        return Independent(PixelCategorical(logits), 3)
-
-
-class DiscretizedGaussian(nn.Module):
-    """p(x|z): a quantized normal per pixel; the decoder gives a mean and a log-scale per channel."""
-
-    discrete, params = True, 2
-
-    def forward(self, h: Tensor) -> Distribution:
-        loc, log_scale = h.chunk(2, dim=1)
-        return Independent(QuantizedNormal(loc, log_scale.clamp(-7, 2).exp()), 3)

@@ -9,7 +9,7 @@ with ``log_prob``, ``sample`` and (when the base has it) ``rsample``, over any
 vaebook base density (standard normal, Gaussian mixture, generalized-Gaussian
 mixture).
 
-Used in: chapter 2 (topology mismatch), chapter 5 (the PAE's latent flow), chapter 6.
+Used in: chapter 2 (topology mismatch), chapter 5 and 8 (the PAE's latent flow), chapter 6 (flow posteriors).
 """
 from __future__ import annotations
 

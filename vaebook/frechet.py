@@ -7,7 +7,7 @@ cannot be fetched offline. We use the penultimate layer of a small classifier
 trained in the book on the same dataset: the same formula, other features, so the
 numbers are comparable between our models but *not* with published FIDs.
 
-Used in: chapter 5.
+Used in: chapter 5, the OOD benchmark (chapter 8).
 """
 from __future__ import annotations
 

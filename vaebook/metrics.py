@@ -5,7 +5,7 @@ Bits/dim and KL[q(z|x) ‖ p(z)] are such scores already; a log-likelihood must
 be negated. AUROC 0.5 is chance; below 0.5 the detector is reliably *wrong*:
 it ranks the outliers as more typical than the inliers.
 
-Used in: chapters 1, 3, 4, 5.
+Used in: chapters 1, 3, 4, 5 and 8.
 """
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ p̄(z), while the generator, and only the generator, gets the extra term
 KL[q(z|x̂) ‖ p(z)] that asks the encoder to map x̂ to the positive prior.
 :func:`training_loss` asks the source for its loss (:meth:`Source.loss`).
 
-Used in: chapter 4.
+Used in: chapters 4 and 8.
 """
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ term −ln p(z′). Each term is available on its own (:meth:`PAE.score_terms`).
 
 :func:`train_pae` runs the three steps, each model cached by :func:`vaebook.train_or_load`.
 
-Used in: chapter 5, the OOD benchmark.
+Used in: chapter 5, the OOD benchmark (chapter 8).
 """
 from __future__ import annotations
 

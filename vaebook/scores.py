@@ -8,7 +8,7 @@ with a paper must use the paper's.
 >>> s = vb.ood_scores(vae, x, [vb.BitsPerDim(), vb.KL()])
 >>> s["bits/dim (ELBO)"], s["KL (nats)"]
 
-Used in: chapters 1, 3, 4, 5, 6, 7 and the OOD benchmark.
+Used in: chapters 1, 3, 4, 5 and 8.
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ r"""The variational autoencoder, assembled from objects: encoder, decoder (with 
 Notation (the book's): ``x`` data, ``z`` latent, ``q_z`` = q(z|x), ``p_z`` = p(z),
 ``p_x`` = p(x|z), ``log_w`` = log p(x|z) + log p(z) − log q(z|x).
 
-Used in: chapters 1, 3, 4, 6, 7.
+Used in: chapters 1 and 3 to 8.
 """
 from __future__ import annotations
 
