@@ -15,6 +15,9 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [pytest.mark.book,
               pytest.mark.skipif(CHROMIUM is None, reason="no chromium: apt-get install chromium (.ci/run does)")]
 PAGES = sorted((HTML / "notebooks").glob("0[1-9]_*.html"))
+# The theme's own script (sphinx-thebe's configuration, declared twice on every page of Jupyter Book 1.0.4) throws
+# this on every page, with or without our controls; any other script error fails the test.
+THEME_ERRORS = ("Identifier 'THEBE_JS_URL' has already been declared",)
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +38,7 @@ def test_a_control_switches_the_view_offline(browser, path):
                   else (refused.append(route.request.url), route.abort()))
     page = context.new_page()
     errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("pageerror", lambda e: None if str(e) in THEME_ERRORS else errors.append(str(e)))
     page.goto(path.as_uri())
     widget = page.locator(".vb-explore")
     assert widget.count() == 1, f"{path.name}: no control drawn for the static page"

@@ -48,7 +48,9 @@ def test_a_chapter_runs_on_colabs_packages_after_the_set_up_cell(tmp_path, monke
 
     # The chapter, with the set-up cell pointing at this clone (the branch that is checked out).
     branch = _run(["git", "-C", str(ROOT), "rev-parse", "--abbrev-ref", "HEAD"]).stdout.strip()
-    monkeypatch.setattr(colab_cell, "repository", lambda: (ROOT.as_uri(), "HEAD" if branch == "HEAD" else branch))
+    # file://localhost/…: pip 23 (a fresh venv's) refuses "name @ git+file:///path@branch", accepts this form.
+    url = f"file://localhost{ROOT}"
+    monkeypatch.setattr(colab_cell, "repository", lambda: (url, "HEAD" if branch == "HEAD" else branch))
     nb = nbformat.read(ROOT / "notebooks" / "01_ood_puzzle.ipynb", as_version=4)
     nb.cells[0].source = colab_cell.cell_source()
     nbformat.write(nb, tmp_path / "chapter.ipynb")

@@ -20,6 +20,8 @@ from .tables import STATUSES, status
 __all__ = ["collect", "summary", "to_html"]
 
 SECTION = "reproduction-table"  # the anchor of every chapter's "## Reproduction table"
+COLOURS = {"within tolerance": "#1a7f37", "same direction": "#0969da", "against the paper": "#cf222e",
+           "no paper number": "#57606a"}
 
 
 def collect(folder: Path | None = None, notebooks: Path | None = None) -> pd.DataFrame:
@@ -63,12 +65,14 @@ def to_html(card: pd.DataFrame, digits: int = 3) -> str:
     """The scorecard as an HTML table: one row per number, each linked to the chapter section that produced it."""
     from .tables import _text
 
-    head = ["chapter", "quantity", "paper", "ours", "unit", "status", "profile (runs)"]
+    head = ["ch.", "quantity", "paper", "ours", "unit", "status", "profile (runs)"]
     out = ['<table class="scorecard">', "<thead><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>"]
     for r in card.to_dict("records"):
-        cells = [html.escape(r["title"]), f'<a href="{html.escape(r["link"])}">{html.escape(r["quantity"])}</a>',
+        number = r["title"].split(".")[0] if r["title"][:1].isdigit() else r["title"]
+        cells = [f'<span title="{html.escape(r["title"], quote=True)}">{html.escape(number)}</span>',
+                 f'<a href="{html.escape(r["link"])}">{html.escape(r["quantity"])}</a>',
                  _text(r["paper"], digits), _text(r["ours"], digits), html.escape(str(r["unit"])),
-                 f'<span class="status-{r["status"].replace(" ", "-")}">{r["status"]}</span>',
+                 f'<span style="color:{COLOURS[r["status"]]}">{r["status"]}</span>',
                  f'{html.escape(str(r["profile"]))} ({int(r["runs"])})']
         out.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     out.append("</tbody></table>")
