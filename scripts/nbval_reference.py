@@ -23,7 +23,8 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 REFERENCE = ROOT / "tests" / "reference"
-CHECK_CELL = ("# NBVAL_CHECK_OUTPUT: the reproduction table's numbers, compared with the stored execution\n"
+# nbval checks a cell whose comment line is exactly this marker (text after it on the line disables the check).
+CHECK_CELL = ("# NBVAL_CHECK_OUTPUT\n# the reproduction table's numbers, compared with the stored execution\n"
               'print(repro[["quantity", "ours"]].to_string(index=False, float_format=lambda v: f"{v:.2f}"))')
 
 

@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "tests" / "reference"
 CHAPTERS = [p for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")) if p.stem != "00_data"]
-CHECK = "# NBVAL_CHECK_OUTPUT"
+CHECK = "# NBVAL_CHECK_OUTPUT\n"  # the marker line, alone: "# NBVAL_CHECK_OUTPUT: ..." is silently not checked
 
 
 def _code(nb):
