@@ -132,7 +132,7 @@ def train_or_load(name: str, build: Callable[[], nn.Module], data: Tensor | Sequ
     loaded from the cache when this exact model was trained before.
 
     ``loss(model)`` gives the function of a minibatch to minimise (default: ``model.loss``), e.g.
-    ``loss=lambda vae: partial(vae.elbo_loss, beta=4.0)``. ``on_epoch(model, epoch)``, if given, runs after
+    ``loss=lambda vae: partial(vae.loss, beta=4.0)``. ``on_epoch(model, epoch)``, if given, runs after
     each epoch; what it returns (tensors, numbers, lists, dicts) is kept with the model, in
     ``history["recorded"][epoch]`` (``None`` keeps nothing). ``history["loss"]`` is the mean loss per epoch, and
     ``history["from_cache"]`` says whether the model was loaded (True) or trained by this call.
