@@ -120,15 +120,10 @@ def main() -> int:
 
 
 def library_version() -> str:
-    """A hash of the library's code, comments and docstrings excluded (as for the model cache's keys)."""
-    import hashlib
+    """A hash of all of the library's code, comments and docstrings excluded (as for the model cache's keys)."""
+    from vaebook.cache import code_version
 
-    from vaebook.cache import _code_text
-
-    h = hashlib.sha256()
-    for path in sorted((ROOT / "vaebook").glob("*.py")):
-        h.update(path.name.encode() + _code_text(path.read_text()).encode())
-    return h.hexdigest()[:16]
+    return code_version(tuple(sorted(p.stem for p in (ROOT / "vaebook").glob("*.py"))))
 
 
 def _cached(cache, path: Path) -> bool:

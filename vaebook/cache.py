@@ -48,12 +48,13 @@ def cache_dir() -> Path:
     return Path(cache) / "vaebook" / "models"
 
 
-@lru_cache(maxsize=1)
-def code_version() -> str:
-    """A hash of the library's model code, parsed: comments, docstrings and layout do not count."""
+@lru_cache(maxsize=None)
+def code_version(modules: tuple[str, ...] = MODEL_MODULES) -> str:
+    """A hash of the code of the library's ``modules`` (by default the model modules), parsed: comments,
+    docstrings and layout do not count."""
     h = hashlib.sha256()
     here = Path(__file__).parent
-    for name in MODEL_MODULES:
+    for name in modules:
         h.update(_code_text((here / f"{name}.py").read_text()).encode())
     return h.hexdigest()[:12]
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from .results import book_root, read_file, results_dir
-from .tables import STATUSES, status
+from .tables import STATUSES, number_text, status
 
 __all__ = ["collect", "summary", "to_html"]
 
@@ -29,10 +29,10 @@ def collect(folder: Path | None = None, notebooks: Path | None = None) -> pd.Dat
     folder = Path(folder) if folder is not None else results_dir()
     rows = []
     for path in sorted(folder.glob("*.json")):
-        record = read_file(path)
+        record, title = read_file(path), _title(path.stem, notebooks)
         for r in record.get("table") or []:
             r = {k: (float("nan") if v is None and k in ("paper", "reference") else v) for k, v in r.items()}
-            rows.append({"chapter": path.stem, "title": _title(path.stem, notebooks),
+            rows.append({"chapter": path.stem, "title": title,
                          "link": f"../notebooks/{path.stem}.html#{SECTION}", **r, "status": status(r),
                          "written": record["meta"].get("written", "")})
     return pd.DataFrame(rows)
@@ -63,15 +63,13 @@ def summary(card: pd.DataFrame) -> pd.DataFrame:
 
 def to_html(card: pd.DataFrame, digits: int = 3) -> str:
     """The scorecard as an HTML table: one row per number, each linked to the chapter section that produced it."""
-    from .tables import _text
-
     head = ["ch.", "quantity", "paper", "ours", "unit", "status", "profile (runs)"]
     out = ['<table class="scorecard">', "<thead><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>"]
     for r in card.to_dict("records"):
         number = r["title"].split(".")[0] if r["title"][:1].isdigit() else r["title"]
         cells = [f'<span title="{html.escape(r["title"], quote=True)}">{html.escape(number)}</span>',
                  f'<a href="{html.escape(r["link"])}">{html.escape(r["quantity"])}</a>',
-                 _text(r["paper"], digits), _text(r["ours"], digits), html.escape(str(r["unit"])),
+                 number_text(r["paper"], digits), number_text(r["ours"], digits), html.escape(str(r["unit"])),
                  f'<span style="color:{COLOURS[r["status"]]}">{r["status"]}</span>',
                  f'{html.escape(str(r["profile"]))} ({int(r["runs"])})']
         out.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")

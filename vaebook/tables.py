@@ -22,7 +22,7 @@ import pandas as pd
 
 from .profiles import current_profile
 
-__all__ = ["COLUMNS", "TOLERANCE", "row", "reproduction_table", "status", "show", "present"]
+__all__ = ["COLUMNS", "TOLERANCE", "row", "reproduction_table", "status", "show", "present", "number_text"]
 
 COLUMNS = ("quantity", "paper", "ours", "unit", "estimator", "claim", "reference", "expect",
            "profile", "runs", "model", "data")
@@ -83,9 +83,9 @@ def show(table: pd.DataFrame, digits: int = 3):
     no index, and how ours was made (profile, runs, model, data) in the caption when it is the same for all rows."""
     t = table.copy()
     t["status"] = [status(r) for r in t.to_dict("records")]
-    t["paper"] = [_text(v, digits) for v in t["paper"]]
-    t["ours"] = [_text(v, digits) for v in t["ours"]]
-    t["claim"] = [c + (f" ({e} {_text(ref, digits)})" if e else "") for c, e, ref in zip(t.claim, t.expect, t.reference)]
+    t["paper"] = [number_text(v, digits) for v in t["paper"]]
+    t["ours"] = [number_text(v, digits) for v in t["ours"]]
+    t["claim"] = [c + (f" ({e} {number_text(ref, digits)})" if e else "") for c, e, ref in zip(t.claim, t.expect, t.reference)]
     shown = ["quantity", "paper", "ours", "unit", "estimator", "claim", "status"]
     notes = []
     for col in ("profile", "runs", "model", "data"):
@@ -107,7 +107,7 @@ def present(table: pd.DataFrame, digits: int = 3, index: bool = False):
     return styled if index else styled.hide(axis="index")
 
 
-def _text(v, digits: int) -> str:
+def number_text(v, digits: int = 3) -> str:
     """A number for a reader: thousands separated, three decimals below 100 (AUROCs, bits/dim)."""
     if v is None or _missing(v):
         return "—"

@@ -125,13 +125,13 @@ def model_key(name: str, model: nn.Module, data: Tensor | Sequence[Tensor], conf
 
 
 def train_or_load(name: str, build: Callable[[], nn.Module], data: Tensor | Sequence[Tensor], config: FitConfig, *,
-                  loss: Callable[[nn.Module], Callable[..., Tensor]] = _default_loss,
+                  loss: Callable[[nn.Module], Callable[..., Tensor]] | None = None,
                   on_epoch: Callable[[nn.Module, int], Any] | None = None,
                   desc: str | None = None) -> tuple[nn.Module, dict]:
     """Return ``(model, history)``: the model ``build()`` makes, fitted to ``data`` with ``config``;
     loaded from the cache when this exact model was trained before.
 
-    ``loss(model)`` gives the function of a minibatch to minimise (default: ``model.loss``), e.g.
+    ``loss(model)`` gives the function of a minibatch to minimise (``None``: ``model.loss``), e.g.
     ``loss=lambda vae: partial(vae.loss, beta=4.0)``. ``on_epoch(model, epoch)``, if given, runs after
     each epoch; what it returns (tensors, numbers, lists, dicts) is kept with the model, in
     ``history["recorded"][epoch]`` (``None`` keeps nothing). ``history["loss"]`` is the mean loss per epoch, and
@@ -147,6 +147,7 @@ def train_or_load(name: str, build: Callable[[], nn.Module], data: Tensor | Sequ
         raise ValueError(f"train_or_load: name {name!r} must be a plain file name (letters, digits, '_', '-', '.')")
     if not isinstance(config, FitConfig):
         raise TypeError(f"train_or_load({name!r}, ...): config must be a vb.FitConfig, got {type(config).__name__}")
+    loss = loss or _default_loss
     folder = cache_dir()
     prepare_cache(folder)
     data = (data,) if isinstance(data, Tensor) else tuple(data)

@@ -72,6 +72,8 @@ def gallery(update: Callable[..., None], **controls) -> _Gallery:
     import matplotlib.pyplot as plt
 
     opts = {name: _options(name, c) for name, c in controls.items()}
+    current = {name: next((i for i, (_, v) in enumerate(choices) if v == value), 0)  # the controls' initial values
+               for name, (choices, value) in opts.items()}
     combos = list(itertools.product(*[range(len(o[0])) for o in opts.values()]))
     if len(combos) > MAX_FRAMES:
         raise ValueError(f"explore: {len(combos)} views ({' × '.join(str(len(o[0])) for o in opts.values())}) are more "
@@ -100,19 +102,18 @@ def gallery(update: Callable[..., None], **controls) -> _Gallery:
         frames["|".join(map(str, combo))] = "".join(parts)
     uid = f"vb-explore-{uuid.uuid4().hex[:8]}"
     inputs = []
-    for name, (choices, value) in opts.items():
+    for name, (choices, _) in opts.items():
         label = html.escape(getattr(controls[name], "description", "") or name)
-        current = next((i for i, (_, v) in enumerate(choices) if v == value), 0)
         names = html.escape(json.dumps([c for c, _ in choices]), quote=True)
         if type(controls[name]).__name__.endswith("Slider"):
             inputs.append(f'<label>{label} <input type="range" min="0" max="{len(choices) - 1}" step="1" '
-                          f'value="{current}" data-labels="{names}"> <output>{html.escape(choices[current][0])}'
+                          f'value="{current[name]}" data-labels="{names}"> <output>{html.escape(choices[current[name]][0])}'
                           f'</output></label>')
         else:
-            options = "".join(f'<option value="{i}"{" selected" if i == current else ""}>{html.escape(c)}</option>'
+            options = "".join(f'<option value="{i}"{" selected" if i == current[name] else ""}>{html.escape(c)}</option>'
                               for i, (c, _) in enumerate(choices))
             inputs.append(f"<label>{label} <select>{options}</select></label>")
-    start = "|".join(str(next((i for i, (_, v) in enumerate(ch) if v == val), 0)) for ch, val in opts.values())
+    start = "|".join(str(i) for i in current.values())
     script = f"""<script>
 (function () {{
   const root = document.getElementById("{uid}");
