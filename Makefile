@@ -15,7 +15,7 @@ BOOK_ENV := VAEBOOK_PROFILE=fast VAEBOOK_PROGRESS=0 VAEBOOK_STATIC_WIDGETS=1 VAE
 # made training ten times slower (bench/cpu_contention.py). Read when torch loads, so set for every process.
 export OMP_WAIT_POLICY := PASSIVE
 
-.PHONY: book test unit notebooks nbval claims full bench stress clean setup
+.PHONY: book test unit notebooks nbval claims full full-dry bench stress clean setup
 setup: $(STAMP)
 
 $(STAMP): requirements.txt pyproject.toml
@@ -28,7 +28,7 @@ $(STAMP): requirements.txt pyproject.toml
 # Notebooks are executed two at a time, one thread each, into Jupyter Book's cache; the build then renders.
 book: $(STAMP)
 	$(BOOK_ENV) $(BIN)/python scripts/execute_book.py
-	$(BOOK_ENV) $(BIN)/jupyter-book build . --builder html
+	$(BOOK_ENV) $(BIN)/jupyter-book build . --builder html --all
 	@echo "book: open _build/html/index.html"
 
 unit: $(STAMP)
@@ -55,9 +55,15 @@ test: $(STAMP)
 	$(MAKE) book
 	$(BIN)/python -m pytest -q -m book
 
-# Paper scale on a GPU: every notebook through papermill in the full profile, into _build/full/.
+# Paper scale: every chapter in the full profile for the paper's number of runs, one job per (chapter, seed) through
+# submitit (local processes; --cluster slurm for a cluster), gathered into _build/full/summary.md (mean ± std).
 full: $(STAMP)
-	$(BIN)/python scripts/run_full.py
+	$(BIN)/python scripts/run_full.py --out _build/full
+
+# The full profile on this CPU with only the training cut to one epoch per model, one seed: every chapter's
+# paper-scale data, nets and metrics, its time and peak memory, and what paper scale costs (README).
+full-dry: $(STAMP)
+	$(BIN)/python scripts/run_full.py --out _build/full-dry --max-epochs 1 --runs 1
 
 bench: $(STAMP)
 	$(BIN)/python bench/train_throughput.py

@@ -58,3 +58,27 @@ def test_a_control_switches_the_view_offline(browser, path):
         before = after
     assert not errors, f"{path.name}: JavaScript errors {errors}"
     context.close()
+
+
+# The book's column is 672 px and figures are saved at 100 dpi: a figure no wider than vb.plot.PAGE_WIDTH is shown
+# at >= 0.78 of its size. Below 0.7 its 10-pt labels fall under 10 px on the page (a 15-inch row of five panels was
+# shown at 0.44).
+LEGIBLE_SCALE = 0.7
+
+
+@pytest.mark.parametrize("path", sorted((HTML / "notebooks").glob("[0-9][0-9]_*.html"))
+                         + sorted((HTML / "book").glob("*.html")),
+                         ids=lambda p: p.stem)
+def test_figures_are_legible_and_tables_fit_the_column(browser, path):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(path.as_uri())
+    figures = page.evaluate("""() => [...document.querySelectorAll('article img')].filter(i => i.naturalWidth > 0)
+        .map(i => [i.getAttribute('src').split('/').pop(), i.getBoundingClientRect().width / i.naturalWidth])""")
+    small = [(src, round(scale, 2)) for src, scale in figures if scale < LEGIBLE_SCALE]
+    assert not small, f"{path.name}: figures shrunk below {LEGIBLE_SCALE} of their size to fit the column " \
+                      f"(make them at most vb.plot.PAGE_WIDTH inches wide): {small}"
+    wide = page.evaluate("""() => [...document.querySelectorAll('article table')]
+        .map(t => [t.scrollWidth, t.parentElement.clientWidth, t.innerText.slice(0, 60)])
+        .filter(([w, column]) => w > column + 2)""")
+    assert not wide, f"{path.name}: tables wider than the column (width, column, start): {wide}"
+    page.close()

@@ -126,6 +126,7 @@ def _results(chapter):
         pytest.fail(f"{path} is missing: build the book first (make book)")
     blob = json.loads(path.read_text())
     assert blob["meta"]["profile"] == "fast", "claims are checked on the fast build"
+    assert not blob["meta"].get("max_epochs"), f"{chapter} was a dry run (training capped): its numbers are no result"
     return blob["values"]
 
 

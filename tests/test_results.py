@@ -111,3 +111,16 @@ def test_two_processes_recording_at_once_lose_no_key():
     assert all(p.returncode == 0 for p in procs) and seen > 0
     final = vb.read_results("ch")
     assert len(final) == 150 and len(set(final.values())) == 1
+
+
+def test_a_dry_run_is_written_into_the_meta_data_and_the_table_caption(monkeypatch):
+    monkeypatch.setenv("VAEBOOK_MAX_EPOCHS", "2")
+    table = vb.reproduction_table([vb.row("q", 1.0, paper=1.0, unit="u", estimator="e", claim="c")], model="m", data="d")
+    with pytest.warns(UserWarning, match="Dry run"):
+        vb.set_profile("full")
+    vb.record("dry", table=table, x=1.0)
+    assert vb.read_record("dry")["meta"]["max_epochs"] == 2
+    assert "DRY RUN" in vb.tables.show(table).caption
+    monkeypatch.delenv("VAEBOOK_MAX_EPOCHS")
+    vb.record("dry", table=table, x=1.0)
+    assert vb.read_record("dry")["meta"]["max_epochs"] is None

@@ -225,3 +225,25 @@ def test_a_model_trained_under_one_name_is_found_under_another():
     before = Shift.calls
     vb.train_or_load("another-chapter", Shift, X, CONFIG)
     assert Shift.calls == before and len(list(cache.cache_dir().glob("*.pt"))) == 1
+
+
+def test_an_epochs_cap_trains_less_under_its_own_key_and_logs_the_cost(tmp_path, monkeypatch):
+    config = vb.FitConfig(epochs=3, batch_size=2)
+    full, h_full = vb.train_or_load("t", Shift, X, config)
+    log = tmp_path / "training.jsonl"
+    monkeypatch.setenv("VAEBOOK_MAX_EPOCHS", "1")
+    monkeypatch.setenv("VAEBOOK_TRAINING_LOG", str(log))
+    capped, h_capped = vb.train_or_load("t", Shift, X, config)
+    assert not h_capped["from_cache"], "a capped run must never load the full model (nor the full run a capped one)"
+    assert len(h_full["loss"]) == 3 and len(h_capped["loss"]) == 1
+    (entry,) = [__import__("json").loads(line) for line in log.read_text().splitlines()]
+    assert entry["epochs_asked"] == 3 and entry["epochs_run"] == 1 and entry["examples"] == len(X) and entry["seconds"] >= 0
+    monkeypatch.delenv("VAEBOOK_MAX_EPOCHS")
+    assert vb.train_or_load("t", Shift, X, config)[1]["from_cache"]  # the full model is still there, as it was
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "one", "1.5"])
+def test_a_bad_epochs_cap_is_named(monkeypatch, value):
+    monkeypatch.setenv("VAEBOOK_MAX_EPOCHS", value)
+    with pytest.raises(vb.ParameterError, match="VAEBOOK_MAX_EPOCHS"):
+        vb.train_or_load("t", Shift, X, CONFIG)

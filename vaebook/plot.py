@@ -10,7 +10,7 @@ from matplotlib import pyplot as plt
 
 from .metrics import roc_curve
 
-__all__ = ["figure", "image_grid", "show_images", "score_histograms", "roc_plot"]
+__all__ = ["PAGE_WIDTH", "figure", "canvas", "panel_grid", "image_grid", "show_images", "score_histograms", "roc_plot"]
 
 
 def image_grid(x, nrow: int = 10, pad: int = 1) -> np.ndarray:
@@ -71,7 +71,56 @@ def roc_plot(ax, score_in, outliers: dict[str, object]) -> None:
     ax.legend(fontsize=8)
 
 
-def figure(*args, **kwargs):
-    """``plt.subplots`` with the book's layout defaults."""
+# The widest figure, in inches. Figures are saved at 100 dpi and the book's column is 672 px wide, so a figure
+# this wide is shown at 0.78 of its size and its 10-pt labels stay about 11 px high; a 15-inch figure of five
+# panels was shown at 0.44 and could not be read (tests/test_browser.py checks every page).
+PAGE_WIDTH = 8.5
+MIN_PANEL = 2.6  # the narrowest panel, in inches, that a row of panels is given before it wraps
+
+
+def figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | None = None, **kwargs):
+    """``plt.subplots`` with the book's layout: constrained, and never wider than :data:`PAGE_WIDTH`.
+
+    A single row of more panels than fit at :data:`MIN_PANEL` each wraps onto balanced rows, keeping
+    each panel's shape; the axes then come back as a flat array of ``ncols`` in reading order (shape
+    ``(1, ncols)`` with ``squeeze=False``), so the caller's indexing is unchanged. Any other figure
+    wider than the page is scaled down whole, so its text becomes larger relative to its panels.
+    """
     kwargs.setdefault("layout", "constrained")
-    return plt.subplots(*args, **kwargs)
+    w, h = figsize or plt.rcParams["figure.figsize"]
+    if w <= PAGE_WIDTH:
+        return plt.subplots(nrows, ncols, figsize=(w, h), **kwargs)
+    per_row = max(1, int(PAGE_WIDTH // MIN_PANEL))
+    if nrows == 1 and ncols > per_row and "width_ratios" not in kwargs and "gridspec_kw" not in kwargs:
+        rows = -(-ncols // per_row)
+        per_row = -(-ncols // rows)  # balanced: 5 panels as 3 + 2, 4 as 2 + 2
+        panel_w = w / ncols
+        scale = min(1.0, PAGE_WIDTH / (per_row * panel_w))
+        squeeze = kwargs.pop("squeeze", True)
+        fig, grid = plt.subplots(rows, per_row, figsize=(per_row * panel_w * scale, rows * h * scale),
+                                 squeeze=False, **kwargs)
+        axes = grid.ravel()
+        for ax in axes[ncols:]:
+            ax.remove()
+        axes = axes[:ncols]
+        return fig, (axes if squeeze else axes.reshape(1, ncols))
+    return plt.subplots(nrows, ncols, figsize=_page(w, h), **kwargs)
+
+
+def canvas(figsize: tuple[float, float]):
+    """An empty figure (for ``fig.subfigures``), constrained and scaled down to :data:`PAGE_WIDTH` if wider."""
+    return plt.figure(figsize=_page(*figsize), layout="constrained")
+
+
+def panel_grid(parent, n: int, per_row: int = 3) -> list:
+    """``n`` axes on ``parent`` (a figure or a subfigure) in balanced rows of at most ``per_row``, in reading order."""
+    rows = -(-n // per_row)
+    grid = parent.subplots(rows, -(-n // rows), squeeze=False).ravel()
+    for ax in grid[n:]:
+        ax.remove()
+    return list(grid[:n])
+
+
+def _page(w: float, h: float) -> tuple[float, float]:
+    scale = min(1.0, PAGE_WIDTH / w)
+    return w * scale, h * scale

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import os
 import random
+import warnings
 from typing import TypeVar
 
 import numpy as np
 import torch
 
-__all__ = ["PROFILES", "ParameterError", "current_profile", "set_profile", "pick", "param", "device", "seed_everything",
+__all__ = ["PROFILES", "ParameterError", "current_profile", "set_profile", "epochs_cap", "pick", "param", "device", "seed_everything",
            "progress", "show_progress"]
 
 PROFILES = ("smoke", "fast", "full")
@@ -42,7 +43,38 @@ def set_profile(profile: str | None) -> str:
     """
     name = current_profile(profile)
     os.environ["VAEBOOK_PROFILE"] = name
+    if (cap := epochs_cap()) is not None:
+        _announce_dry_run(cap)
     return name
+
+
+def epochs_cap() -> int | None:
+    """The dry run's cap on every model's training epochs: ``$VAEBOOK_MAX_EPOCHS``, or None (no cap).
+
+    ``make full-dry`` sets it to run the full profile (its data, nets and metrics) on a CPU with only the
+    step counts cut. :func:`vaebook.train_or_load` trains a capped model under its own cache key, every page
+    says so at the top, and :func:`vaebook.record` writes the cap into the run's meta data.
+    """
+    raw = os.environ.get("VAEBOOK_MAX_EPOCHS", "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise ParameterError(f"VAEBOOK_MAX_EPOCHS={raw!r}: it must be a whole number >= 1, or unset for no cap")
+    return int(raw)
+
+
+def _announce_dry_run(cap: int) -> None:
+    text = (f"Dry run: every model's training is capped at {cap} epoch(s) ($VAEBOOK_MAX_EPOCHS). The numbers on "
+            "this page show that the code runs at this scale; none of them is a result.")
+    try:
+        from IPython import get_ipython
+        from IPython.display import Markdown, display
+    except ImportError:
+        get_ipython = None
+    if get_ipython is not None and get_ipython() is not None:
+        display(Markdown(f"**{text}**"))
+    else:
+        warnings.warn(text, stacklevel=3)
 
 
 def pick(value: T | None, *, smoke: T, fast: T, full: T, profile: str | None = None) -> T:

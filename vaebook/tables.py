@@ -20,7 +20,7 @@ import math
 
 import pandas as pd
 
-from .profiles import current_profile
+from .profiles import current_profile, epochs_cap
 
 __all__ = ["COLUMNS", "TOLERANCE", "row", "reproduction_table", "status", "show", "present", "number_text"]
 
@@ -88,6 +88,8 @@ def show(table: pd.DataFrame, digits: int = 3):
     t["claim"] = [c + (f" ({e} {number_text(ref, digits)})" if e else "") for c, e, ref in zip(t.claim, t.expect, t.reference)]
     shown = ["quantity", "paper", "ours", "unit", "estimator", "claim", "status"]
     notes = []
+    if (cap := epochs_cap()) is not None:
+        notes.append(f"DRY RUN, training capped at {cap} epoch(s): not a result")
     for col in ("profile", "runs", "model", "data"):
         values = t[col].astype(str).unique()
         if len(values) == 1:

@@ -10,10 +10,13 @@ Used in: every chapter that trains.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
+import os
 import random
 import re
+import time
 import warnings
 from dataclasses import dataclass
 from functools import partial
@@ -25,7 +28,7 @@ from torch import Tensor, nn
 
 from .cache import cache_dir, code_fingerprint, code_version, fingerprint, prepare_cache, tensor_digest
 from .files import atomic_path
-from .profiles import progress, seed_everything
+from .profiles import epochs_cap, progress, seed_everything
 
 __all__ = ["fit", "FitConfig", "train_or_load", "model_key"]
 
@@ -148,6 +151,9 @@ def train_or_load(name: str, build: Callable[[], nn.Module], data: Tensor | Sequ
     if not isinstance(config, FitConfig):
         raise TypeError(f"train_or_load({name!r}, ...): config must be a vb.FitConfig, got {type(config).__name__}")
     loss = loss or _default_loss
+    asked = config.epochs
+    if (cap := epochs_cap()) is not None and config.epochs > cap:  # a dry run: its own key, never taken for the full model
+        config = dataclasses.replace(config, epochs=cap)
     folder = cache_dir()
     prepare_cache(folder)
     data = (data,) if isinstance(data, Tensor) else tuple(data)
@@ -175,14 +181,25 @@ def train_or_load(name: str, build: Callable[[], nn.Module], data: Tensor | Sequ
             if (value := on_epoch(model, epoch)) is not None:
                 recorded[epoch] = value
 
+        started = time.perf_counter()
         losses = fit(loss(model), model.parameters(), data, epochs=config.epochs, batch_size=config.batch_size,
                      optimizer=config.optimizer, generator=generator, desc=desc or name,
                      on_epoch=after_epoch if on_epoch is not None else None)
+        _log_training(name=name, examples=len(data[0]), epochs_asked=asked, epochs_run=config.epochs,
+                      seconds=round(time.perf_counter() - started, 3))
     history = {"loss": [float(v) for v in losses], "recorded": recorded}
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     with atomic_path(path) as tmp:
         torch.save({"state": state, "history": history, "sha256": tensor_digest(state, history)}, tmp)
     return model.eval(), {**history, "from_cache": False}
+
+
+def _log_training(**entry) -> None:
+    """One JSON line per trained model in ``$VAEBOOK_TRAINING_LOG``, if set: ``scripts/run_full.py`` turns the
+    dry run's lines into the cost of paper scale (seconds per epoch × the epochs each model asks for)."""
+    if path := os.environ.get("VAEBOOK_TRAINING_LOG"):
+        with open(path, "a") as f:  # one short write per line: lines of parallel writers do not interleave
+            f.write(json.dumps(entry) + "\n")
 
 
 @contextlib.contextmanager

@@ -1,0 +1,102 @@
+"""The full-profile runner (scripts/run_full.py): jobs fanned out through submitit, gathered into mean ± std.
+
+The fan-out runs two tiny jobs and one that fails in local processes; the failing job is named and the others
+are kept. A smoke-sized piece of the full profile (chapter 1's full code path: conv nets, the full official
+files, every outlier set) runs with training capped at one epoch and tiny sizes.
+"""
+import json
+import os
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+import run_full  # noqa: E402
+
+pytestmark = pytest.mark.notebooks
+
+TINY = '''
+import vaebook as vb
+vb.set_profile(profile)
+if seed == 2:
+    raise RuntimeError("a planted failure")
+row = vb.row("planted value", 10.0 + seed, paper=10.5, unit="nats", estimator="exact", claim="none")
+vb.record("tiny", table=vb.reproduction_table([row], model="none", data="none"), value=2.0 * seed)
+'''
+
+
+def _notebook(path: Path) -> Path:
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell("profile = None\nseed = 0")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(TINY)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+def test_fan_out_keeps_the_jobs_that_ran_and_names_the_one_that_failed(tmp_path, capsys):
+    pytest.importorskip("submitit")
+    nb = _notebook(tmp_path / "tiny.ipynb")
+    out = tmp_path / "full"
+    rc = run_full.main([str(nb), "--out", str(out), "--profile", "smoke", "--seeds", "0", "1", "2",
+                        "--parallel", "2"])
+    assert rc == 1, "a failed job must fail the run"
+    summary = json.loads((out / "summary.json").read_text())
+    (failed,) = summary["failed"]
+    assert failed.startswith("tiny seed 2: RuntimeError: a planted failure"), failed
+    assert "FAILED tiny seed 2" in capsys.readouterr().err
+    chapter = summary["chapters"]["tiny"]
+    assert chapter["seeds"] == [0, 1]
+    (row,) = chapter["rows"]
+    assert row["runs"] == 2 and row["ours"] == pytest.approx(10.5) and row["ours_std"] == pytest.approx(0.5 ** 0.5)
+    assert chapter["values"]["value"] == {"mean": 1.0, "std": pytest.approx(2 ** 0.5), "runs": 2}
+    for seed in (0, 1, 2):  # every job reports, each into its own folder
+        report = json.loads((out / "jobs" / "tiny" / f"seed{seed}" / "job.json").read_text())
+        assert report["status"] == ("failed" if seed == 2 else "ok") and report["peak_rss_mb"] > 0
+    assert (out / "jobs" / "tiny" / "seed0" / "tiny.ipynb").exists()
+    assert not (out / "jobs" / "tiny" / "seed2" / "tiny.ipynb").exists(), "a failed run leaves no notebook behind"
+    assert not list(out.rglob("*.part")) and not list(out.glob("jobs/**/.*")), "half-written files were left behind"
+    assert "10.5 ± 0.71 | 2 |" in (out / "summary.md").read_text()
+
+
+def test_gather_names_a_job_that_never_reported(tmp_path):
+    nb = _notebook(tmp_path / "tiny.ipynb")
+    out = tmp_path / "full"
+    jobs = run_full.plan([nb], out=out, profile="smoke", seeds=[0], runs=None, parameters={}, max_epochs=None)
+    out.mkdir()
+    (out / "jobs.json").write_text(json.dumps([{"name": j.name} for j in jobs]))
+    summary = run_full.gather(out)
+    assert summary["failed"] == ["tiny seed 0: no report (the job was killed, timed out, or never ran)"]
+
+
+def test_the_paper_runs_name_every_chapter():
+    chapters = {p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")} - {"00_data"}
+    assert set(run_full.PAPER_RUNS) == chapters
+    jobs = run_full.plan([ROOT / "notebooks" / "04_negative_sampling.ipynb"], out=Path("x"), profile="full",
+                         seeds=None, runs=None, parameters={}, max_epochs=1)
+    assert [j.seed for j in jobs] == [0, 1, 2, 3, 4]  # the negative-sampling paper averages 5 runs
+
+
+FULL_DATA = os.environ.get("VAEBOOK_DATA")
+
+
+@pytest.mark.skipif(not FULL_DATA or not Path(FULL_DATA, "mnist").is_dir(),
+                    reason="the full official files are not here (set VAEBOOK_DATA; make does with ../shared)")
+def test_a_smoke_sized_full_profile_run_of_chapter_1(tmp_path):
+    """The full profile's code paths (conv nets, RMSProp, the full files, every outlier set) with tiny sizes."""
+    out = tmp_path / "full"
+    rc = run_full.main([str(ROOT / "notebooks" / "01_ood_puzzle.ipynb"), "--out", str(out), "--seeds", "0",
+                        "--max-epochs", "1", "--cluster", "debug", "-p", "n_train", "256", "-p", "n_test", "64",
+                        "-p", "sweep_dims", "[10]", "-p", "iw_samples", "2"])
+    summary = json.loads((out / "summary.json").read_text())
+    assert rc == 0, summary["failed"]
+    chapter = summary["chapters"]["01_ood_puzzle"]
+    assert chapter["profile"] == "full" and chapter["max_epochs"] == 1
+    assert all(row["profile"] == "full" for row in chapter["rows"])
+    executed = nbformat.read(out / "jobs" / "01_ood_puzzle" / "seed0" / "01_ood_puzzle.ipynb", as_version=4)
+    text = json.dumps([c.get("outputs") for c in executed.cells])
+    assert "dry run" in text.lower() and "ConvNets" in text, "the page must say it is a capped run, with conv nets"
