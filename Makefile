@@ -15,7 +15,7 @@ BOOK_ENV := VAEBOOK_PROFILE=fast VAEBOOK_PROGRESS=0 VAEBOOK_STATIC_WIDGETS=1 VAE
 # made training ten times slower (bench/cpu_contention.py). Read when torch loads, so set for every process.
 export OMP_WAIT_POLICY := PASSIVE
 
-.PHONY: book test unit notebooks nbval claims full full-dry bench stress clean setup
+.PHONY: book test unit notebooks nbval claims full full-dry seeds bench stress clean setup
 setup: $(STAMP)
 
 $(STAMP): requirements.txt pyproject.toml
@@ -65,9 +65,15 @@ full: $(STAMP)
 full-dry: $(STAMP)
 	$(BIN)/python scripts/run_full.py --out _build/full-dry --max-epochs 1 --runs 1
 
+# How fragile is each claim: every chapter with claims, fast profile, seeds 0-2 (seed 0 loads the book's models),
+# each claim counted; writes vaebook/bundle/seeds.json, which the chapters show. About 30 minutes: not in CI.
+seeds: $(STAMP)
+	$(BIN)/python scripts/seeds.py --runs 3
+
 bench: $(STAMP)
 	$(BIN)/python bench/train_throughput.py
 	$(BIN)/python bench/cpu_contention.py
+	$(BIN)/python bench/quadratic_memory.py
 
 # Kernel hangs: every smoke notebook 30 times in a row, counting cells whose reply came late.
 stress: $(STAMP)

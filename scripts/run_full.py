@@ -4,6 +4,7 @@
     python scripts/run_full.py --max-epochs 1        # the dry run (`make full-dry`): full data and nets, 1 epoch
     python scripts/run_full.py --cluster slurm --partition gpu --gpus-per-job 1 --time-min 240 --parallel 8
     python scripts/run_full.py --gather-only --out _build/full
+    python scripts/run_full.py notebooks/04_negative_sampling.ipynb --seeds 3   # re-run one failed job, gather all
 
 Each job executes one notebook with papermill (``profile``, ``seed`` and any ``-p name value`` as parameters)
 into its own folder ``<out>/jobs/<chapter>/seed<k>/``: the executed notebook, the chapter's recorded numbers
@@ -121,12 +122,12 @@ def run_job(job: Job) -> dict:
 
 
 def plan(notebooks: list[Path], *, out: Path, profile: str, seeds: list[int] | None, runs: int | None,
-         parameters: dict, max_epochs: int | None) -> list[Job]:
+         parameters: dict, max_epochs: int | None, cache: Path | None = None) -> list[Job]:
     """One :class:`Job` per notebook and seed: ``seeds`` if given, else ``range(runs)``, else the paper's runs."""
-    jobs = []
+    jobs, cache = [], cache or out / "models"
     for nb in notebooks:
         for seed in seeds if seeds is not None else range(runs or PAPER_RUNS.get(nb.stem, DEFAULT_RUNS)):
-            jobs.append(Job(str(nb), seed, profile, str(out / "jobs" / nb.stem / f"seed{seed}"), str(out / "models"),
+            jobs.append(Job(str(nb), seed, profile, str(out / "jobs" / nb.stem / f"seed{seed}"), str(cache),
                             parameters, max_epochs))
     return jobs
 
@@ -311,6 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gpus-per-job", type=int, default=1, help="Slurm GPUs per job")
     ap.add_argument("--cpus-per-job", type=int, default=8, help="Slurm CPUs per job")
     ap.add_argument("--time-min", type=int, default=24 * 60, help="time limit per job, minutes")
+    ap.add_argument("--cache", help="the model cache the jobs share (default: <out>/models)")
     ap.add_argument("--gather-only", action="store_true", help="only merge the jobs already under --out")
     args = ap.parse_args(argv)
     if args.max_epochs is not None and args.max_epochs < 1:
@@ -321,10 +323,14 @@ def main(argv: list[str] | None = None) -> int:
         if missing := [str(p) for p in paths if not p.exists()]:
             ap.error(f"no such notebook: {', '.join(missing)}")
         jobs = plan(paths, out=out, profile=args.profile, seeds=args.seeds, runs=args.runs,
-                    parameters=dict(parse_parameter(p) for p in args.parameter), max_epochs=args.max_epochs)
+                    parameters=dict(parse_parameter(p) for p in args.parameter), max_epochs=args.max_epochs,
+                    cache=Path(args.cache).resolve() if args.cache else None)
         out.mkdir(parents=True, exist_ok=True)
+        # The plan adds to the one already in --out: re-running only the jobs that failed keeps the others' results.
+        planned = {j["name"]: j for j in (json.loads((out / "jobs.json").read_text()) if (out / "jobs.json").exists() else [])}
+        planned.update({j.name: {**asdict(j), "name": j.name} for j in jobs})
         with atomic_path(out / "jobs.json") as tmp:
-            tmp.write_text(json.dumps([{**asdict(j), "name": j.name} for j in jobs], indent=1))
+            tmp.write_text(json.dumps(list(planned.values()), indent=1))
         print(f"{len(jobs)} job(s) on {args.cluster}, {args.parallel} at a time, into {out}", flush=True)
         submit(jobs, out=out, cluster=args.cluster, parallel=args.parallel,
                slurm={"partition": args.partition, "gpus": args.gpus_per_job, "cpus": args.cpus_per_job,

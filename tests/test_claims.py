@@ -24,12 +24,15 @@ def _density_lead(r, k):
 
 CLAIMS = {
     "01_ood_puzzle": [
-        ("Bernoulli bits/dim ranks MNIST as more typical (AUROC < 0.6; paper 0.46)", lambda r: r["auc_bpd_bernoulli"] < 0.6),
+        ("Bernoulli bits/dim ranks MNIST as more typical (AUROC < 0.5; paper 0.46)", lambda r: r["auc_bpd_bernoulli"] < 0.5),
+        ("Bernoulli KL ranks MNIST as less typical (AUROC > 0.5; paper 0.61)", lambda r: r["auc_kl_bernoulli"] > 0.5),
         ("Gaussian bits/dim separates better than Bernoulli (paper 0.98 vs 0.46)",
          lambda r: r["auc_bpd_gaussian"] > r["auc_bpd_bernoulli"] + 0.2),
         ("Gaussian KL is backwards (AUROC < 0.5; paper 0.26)", lambda r: r["auc_kl_gaussian"] < 0.5),
-        ("a larger latent space does not fix the Bernoulli failure (Table 5)",
-         lambda r: all(v < 0.6 for k, v in r.items() if k.startswith("sweep_auc_bpd_"))),
+        ("a larger latent space does not fix the Bernoulli failure (Table 5: bits/dim AUROC <= 0.46 at every D)",
+         lambda r: all(v < 0.5 for k, v in r.items() if k.startswith("sweep_auc_bpd_"))),
+        ("with D = 50 and 100 the Bernoulli KL separates (Table 5: AUROC 0.76, 0.73 > 0.5)",
+         lambda r: min(r["sweep_auc_kl_d50"], r["sweep_auc_kl_d100"]) > 0.5),
     ],
     "02_topology_mismatch": [
         ("2D unimodal prior: OOD within a few (< 6) nats of in-distribution (paper −4.87 vs −3.25)",
@@ -42,7 +45,8 @@ CLAIMS = {
          lambda r: r["flow10d_multi_ll_ood"] < r["flow10d_multi_ll_in"]),
     ],
     "03_mixture_priors": [
-        ("multi (1,7) gives MNIST at least 10% higher NLL than uni (1,7) (paper 2821.97 vs 1647.76)",
+        ("multi (1,7) gives MNIST at least 10% higher NLL than uni (1,7) (paper 2821.97 vs 1647.76, 1.71x; the 1.1x "
+         "threshold was chosen after seeing results)",
          lambda r: r["nll_mnist_multi_17"] >= 1.1 * r["nll_mnist_uni_17"]),
         ("multi (1,7) has a higher AUROC than uni (1,7)", lambda r: r["auroc_multi_17"] > r["auroc_uni_17"]),
         ("uni (1) and uni (7) still give MNIST a lower NLL than multi (1,7) (Table 1)",
@@ -60,11 +64,16 @@ CLAIMS = {
          lambda r: min(r["auc_bpd_aux_gaussian"], r["auc_kl_aux_gaussian"]) > 0.9),
         ("adversarial negatives raise AUC KL above the baseline, Bernoulli (paper 0.88 vs 0.61)",
          lambda r: r["auc_kl_adv_bernoulli"] > r["auc_kl_baseline_bernoulli"]),
-        ("noise negatives do not fix bits/dim (Table 3: 0.47, 0.44)",
-         lambda r: max(r["auc_bpd_uniform_bernoulli"], r["auc_bpd_noise_bernoulli"]) < 0.7),
+        ("adversarial negatives raise AUC bits/dim above the baseline, Bernoulli (paper 0.70 vs 0.46)",
+         lambda r: r["auc_bpd_adv_bernoulli"] > r["auc_bpd_baseline_bernoulli"]),
+        ("Gaussian-noise negatives raise AUC KL above the baseline, Bernoulli (Table 3: 0.70 vs 0.61)",
+         lambda r: r["auc_kl_noise_bernoulli"] > r["auc_kl_baseline_bernoulli"]),
+        ("noise negatives give an AUC KL above chance, Bernoulli (Table 3: uniform 0.56, Gaussian 0.70)",
+         lambda r: min(r["auc_kl_uniform_bernoulli"], r["auc_kl_noise_bernoulli"]) > 0.5),
     ],
     "05_probabilistic_autoencoder": [
-        ("latent density at K = 64 detects MNIST with AUROC >= 0.95 (paper 0.997)", lambda r: r["auroc_density_k64_mnist"] >= 0.95),
+        ("latent density at K = 64 detects MNIST with AUROC >= 0.95 (paper 0.997; the threshold was set after seeing "
+         "results, when the encoder changed)", lambda r: r["auroc_density_k64_mnist"] >= 0.95),
         ("reconstruction error beats latent density at small K (K = 4, MNIST)",
          lambda r: r["auroc_recon_k4_mnist"] > r["auroc_density_k4_mnist"]),
         ("latent density beats reconstruction error at large K (K = 64, MNIST)",
@@ -75,18 +84,23 @@ CLAIMS = {
          lambda r: r["frechet_pae"] < min(r["frechet_ae"], r["frechet_vae"])),
     ],
     "06_distribution_matching": [
-        ("0 <= avg KL - marginal KL <= log N (within 3 MC standard errors)",
-         lambda r: -3 * r["marginal_kl_se"] <= r["avg_kl"] - r["marginal_kl"] <= r["log_n"] + 3 * r["marginal_kl_se"]),
-        ("the marginal KL is far from zero: q(z) does not match p(z)", lambda r: r["marginal_kl"] > 10 * r["marginal_kl_se"]),
-        ("the density-ratio estimate falls below the Monte Carlo marginal KL", lambda r: r["ratio_kl_estimate"] < r["marginal_kl"]),
+        # "0 <= avg KL - marginal KL <= log N" and "the marginal KL is far from zero" are gone: the first is the
+        # identity of ELBO surgery, and with avg KL > log N the second follows from it (marginal KL >= avg KL - log N).
+        ("the mutual information saturates: I(x; z) >= 0.9 log N, the encoder keeps the training images apart "
+         "(Rosca et al. Sec. 3; our threshold)", lambda r: r["mutual_info"] >= 0.9 * r["log_n"]),
+        ("the density-ratio estimate falls below the Monte Carlo marginal KL (fast profile: an undertrained "
+         "classifier underestimates anyway, so this does not yet show the trick's own bias)",
+         lambda r: r["ratio_kl_estimate"] < r["marginal_kl"]),
         ("low-posterior samples' nearest neighbours cost more KL than uniformly drawn data",
          lambda r: r["lowpost_nn_kl"] > r["uniform_kl"]),
     ],
     "07_novel_examples": [
-        ("median weight perplexity below 2 for the deep VAE", lambda r: r["perplexity_median_deep"] < 2),
-        # The paper's "mostly" (> 50%) is borderline at fast scale (0.52-0.64 over our runs), so the test checks
-        # the contrast that reproduces robustly; the chapter prints the fraction itself.
-        ("deep reconstructions of unseen 9s are far more often closer to the weighted average than shallow ones",
+        # "median weight perplexity below 2" is gone: with D = 50 posteriors every code is far closer to its own
+        # training image than to any other, so the perplexity is near 1 for any encoder (it holds by construction).
+        ("deep reconstructions of unseen 9s are mostly closer to the weighted average than to the input "
+         "(Bozkurt et al.: 'mostly'; > 0.5)", lambda r: r["deep_closer_to_mu_frac"] > 0.5),
+        ("deep reconstructions of unseen 9s are far more often closer to the weighted average than shallow ones "
+         "(our contrast; the +0.3 margin was chosen after seeing results)",
          lambda r: r["deep_closer_to_mu_frac"] > (1 - r["shallow_closer_to_x_frac"]) + 0.3),
         ("shallow reconstructions of unseen 9s mostly closer to the input", lambda r: r["shallow_closer_to_x_frac"] > 0.5),
     ],
@@ -117,6 +131,20 @@ KNOWN_FAILURES: dict[tuple[str, str], str] = {
     ("05_probabilistic_autoencoder", "latent density beats reconstruction error at large K (K = 64, MNIST)"):
         "a tie in the fast profile (0.983 against 0.987): its MLP decoder cannot reconstruct digits at any K; "
         "with the conv decoder (full profile) the chapter reports 0.996 against 0.961",
+    # Directions of the papers that we do not reproduce: checked, and they must keep failing until a fix shows.
+    ("01_ood_puzzle", "Bernoulli KL ranks MNIST as less typical (AUROC > 0.5; paper 0.61)"):
+        "against the paper (0.28): our MLP VAE trained 10 epochs with Adam puts MNIST closer to the prior; the paper "
+        "trains conv nets 100 epochs with RMSProp (full profile)",
+    ("01_ood_puzzle", "with D = 50 and 100 the Bernoulli KL separates (Table 5: AUROC 0.76, 0.73 > 0.5)"):
+        "against the paper (0.16, 0.11): the sweep's models train 5 epochs; the paper's 100",
+    ("04_negative_sampling", "adversarial negatives raise AUC bits/dim above the baseline, Bernoulli (paper 0.70 vs 0.46)"):
+        "against the paper in the fast build (0.28 vs 0.35); fragile over seeds (make seeds)",
+    ("04_negative_sampling", "noise negatives give an AUC KL above chance, Bernoulli (Table 3: uniform 0.56, Gaussian 0.70)"):
+        "against the paper (0.05, 0.16): noise negatives push noise away from the prior but pull MNIST digits "
+        "towards it in our models; the chapter says so",
+    ("07_novel_examples", "deep reconstructions of unseen 9s are mostly closer to the weighted average than to the input "
+                          "(Bozkurt et al.: 'mostly'; > 0.5)"):
+        "borderline at fast scale: 0.43 in the clean build, 0.52-0.64 in other builds (make seeds counts it)",
 }
 
 

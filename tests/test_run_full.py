@@ -100,3 +100,22 @@ def test_a_smoke_sized_full_profile_run_of_chapter_1(tmp_path):
     executed = nbformat.read(out / "jobs" / "01_ood_puzzle" / "seed0" / "01_ood_puzzle.ipynb", as_version=4)
     text = json.dumps([c.get("outputs") for c in executed.cells])
     assert "dry run" in text.lower() and "ConvNets" in text, "the page must say it is a capped run, with conv nets"
+
+
+def test_seeds_counts_each_claim_over_the_seeds_that_ran(tmp_path):
+    import seeds
+
+    out = tmp_path / "seeds"
+    fracs = {0: (0.6, 0.9), 1: (0.4, 0.8), 2: None}  # seed 2 failed: it is not counted
+    for seed, f in fracs.items():
+        folder = out / "jobs" / "07_novel_examples" / f"seed{seed}"
+        (folder / "results").mkdir(parents=True)
+        (folder / "job.json").write_text(json.dumps({"seed": seed, "status": "ok" if f else "failed"}))
+        if f:
+            values = {"perplexity_median_deep": 1.2, "deep_closer_to_mu_frac": f[0], "shallow_closer_to_x_frac": f[1]}
+            (folder / "results" / "07_novel_examples.json").write_text(json.dumps({"meta": {}, "values": values}))
+    rows = {r["claim"]: r for r in seeds.count(out)["07_novel_examples"]}
+    assert {r["runs"] for r in rows.values()} == {2}
+    assert rows["median weight perplexity below 2 for the deep VAE"]["held"] == 2
+    contrast = next(r for c, r in rows.items() if c.startswith("deep reconstructions"))
+    assert contrast["held"] == 1 and contrast["seeds_held"] == [0]  # 0.6 > 0.1 + 0.3 holds; 0.4 > 0.2 + 0.3 does not

@@ -1,5 +1,8 @@
 """The scorecard collects every recorded chapter's table, whatever the chapters are."""
 import json
+from pathlib import Path
+
+import pytest
 
 import vaebook as vb
 from vaebook import scorecard
@@ -31,3 +34,30 @@ def test_every_recorded_row_appears_with_its_status_and_link(tmp_path):
     assert list(card.title)[-1] == "Nine" and card.status.iloc[-1] == "same direction"
     page = scorecard.to_html(card)
     assert page.count("<tr>") == 5 and "nan" not in page.lower() and 'href="../notebooks/09_c.html#reproduction-table"' in page
+
+
+def test_claim_seeds_shows_each_claim_with_its_count_and_verdict(tmp_path):
+    path = tmp_path / "seeds.json"
+    rows = [{"claim": "a holds", "held": 3, "runs": 3, "seeds_held": [0, 1, 2], "known_failure": False},
+            {"claim": "b wobbles", "held": 2, "runs": 3, "seeds_held": [0, 2], "known_failure": False},
+            {"claim": "c is known to fail", "held": 0, "runs": 3, "seeds_held": [], "known_failure": True}]
+    path.write_text(json.dumps({"commit": "abc1234", "profile": "fast", "runs": 3, "date": "2026-11-22",
+                                "chapters": {"07_novel_examples": rows}}))
+    html = vb.scorecard.claim_seeds("07_novel_examples", path).to_html()
+    assert "2 of 3 seeds" in html and "fragile" in html and "robust" in html and "known failure" in html
+    assert "abc1234" in html and "2026-11-22" in html
+    assert "not been run over several seeds" in vb.scorecard.claim_seeds("01_ood_puzzle", path).data
+
+
+def test_the_committed_seed_counts_are_of_the_current_claims():
+    import sys
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_claims import CLAIMS
+
+    if not vb.scorecard.SEEDS_FILE.exists():
+        pytest.skip("no seed counts yet: make seeds")
+    blob = json.loads(vb.scorecard.SEEDS_FILE.read_text())
+    for chapter, rows in blob["chapters"].items():
+        stale = {r["claim"] for r in rows} - {claim for claim, _ in CLAIMS[chapter]}
+        assert not stale, f"{chapter}: seed counts of claims that no longer exist (run make seeds): {stale}"
+        assert all(0 <= r["held"] <= r["runs"] == blob["runs"] for r in rows)

@@ -17,8 +17,10 @@ import pandas as pd
 from .results import book_root, read_file, results_dir
 from .tables import STATUSES, number_text, status
 
-__all__ = ["collect", "summary", "to_html"]
+__all__ = ["collect", "summary", "to_html", "claim_seeds", "SEEDS_FILE"]
 
+# How many seeds each claim holds in: written by `make seeds` (scripts/seeds.py), committed, shipped with vaebook.
+SEEDS_FILE = Path(__file__).parent / "bundle" / "seeds.json"
 SECTION = "reproduction-table"  # the anchor of every chapter's "## Reproduction table"
 COLOURS = {"within tolerance": "#1a7f37", "same direction": "#0969da", "against the paper": "#cf222e",
            "no paper number": "#57606a"}
@@ -75,3 +77,30 @@ def to_html(card: pd.DataFrame, digits: int = 3) -> str:
         out.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     out.append("</tbody></table>")
     return "\n".join(out)
+
+
+def claim_seeds(chapter: str, path: Path | None = None):
+    """The chapter's claims with the number of seeds each held in (``make seeds``), as a table for the page.
+
+    Returns a styled table, or a sentence when the chapter has not been run over seeds yet. A claim that holds
+    in only some seeds is *fragile*: its single-seed result in the page above could have gone the other way.
+    """
+    from IPython.display import Markdown
+
+    path = Path(path) if path is not None else SEEDS_FILE
+    blob = json.loads(path.read_text()) if path.exists() else {}
+    rows = blob.get("chapters", {}).get(chapter)
+    if not rows:
+        return Markdown("*This chapter's claims have not been run over several seeds yet (`make seeds`).*")
+
+    def verdict(r):
+        if r["known_failure"]:
+            return "known failure" + ("" if r["held"] == 0 else " (held in some seeds)")
+        return "robust" if r["held"] == r["runs"] else "fails" if r["held"] == 0 else "fragile"
+
+    table = pd.DataFrame([{"claim": r["claim"], "holds in": f"{r['held']} of {r['runs']} seeds", "verdict": verdict(r)}
+                          for r in rows])
+    caption = (f"{blob['profile']} profile, seeds 0–{blob['runs'] - 1}, run at commit {blob['commit']} on "
+               f"{blob['date']} (make seeds); the page above is seed 0 of the current build.")
+    return (table.style.hide(axis="index").set_caption(caption)
+            .set_table_styles([{"selector": "caption", "props": "caption-side: bottom; font-size: 0.85em; text-align: left"}]))
