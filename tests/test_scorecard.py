@@ -47,6 +47,7 @@ def test_claim_seeds_shows_each_claim_with_its_count_and_verdict(tmp_path):
     assert "2 of 3 seeds" in html and "fragile" in html and "robust" in html and "known failure" in html
     assert "abc1234" in html and "2026-11-22" in html
     assert "not been run over several seeds" in vb.scorecard.claim_seeds("01_ood_puzzle", path).data
+    assert "07_novel_examples" in vb.scorecard.claim_seeds(None, path).to_html()
 
 
 def test_the_committed_seed_counts_are_of_the_current_claims():

@@ -79,8 +79,9 @@ def to_html(card: pd.DataFrame, digits: int = 3) -> str:
     return "\n".join(out)
 
 
-def claim_seeds(chapter: str, path: Path | None = None):
-    """The chapter's claims with the number of seeds each held in (``make seeds``), as a table for the page.
+def claim_seeds(chapter: str | None = None, path: Path | None = None):
+    """The claims with the number of seeds each held in (``make seeds``), as a table for the page: one chapter's,
+    or every chapter's (``chapter=None``, the scorecard).
 
     Returns a styled table, or a sentence when the chapter has not been run over seeds yet. A claim that holds
     in only some seeds is *fragile*: its single-seed result in the page above could have gone the other way.
@@ -89,18 +90,21 @@ def claim_seeds(chapter: str, path: Path | None = None):
 
     path = Path(path) if path is not None else SEEDS_FILE
     blob = json.loads(path.read_text()) if path.exists() else {}
-    rows = blob.get("chapters", {}).get(chapter)
+    chapters = blob.get("chapters", {})
+    rows = [{"chapter": c, **r} for c, rs in chapters.items() for r in rs if chapter in (None, c)]
     if not rows:
-        return Markdown("*This chapter's claims have not been run over several seeds yet (`make seeds`).*")
+        return Markdown("*These claims have not been run over several seeds yet (`make seeds`).*")
 
     def verdict(r):
         if r["known_failure"]:
             return "known failure" + ("" if r["held"] == 0 else " (held in some seeds)")
         return "robust" if r["held"] == r["runs"] else "fails" if r["held"] == 0 else "fragile"
 
-    table = pd.DataFrame([{"claim": r["claim"], "holds in": f"{r['held']} of {r['runs']} seeds", "verdict": verdict(r)}
-                          for r in rows])
+    table = pd.DataFrame([{"chapter": r["chapter"], "claim": r["claim"], "holds in": f"{r['held']} of {r['runs']} seeds",
+                           "verdict": verdict(r)} for r in rows])
+    if chapter is not None:
+        table = table.drop(columns="chapter")
     caption = (f"{blob['profile']} profile, seeds 0–{blob['runs'] - 1}, run at commit {blob['commit']} on "
-               f"{blob['date']} (make seeds); the page above is seed 0 of the current build.")
+               f"{blob['date']} (make seeds); the chapters' pages are seed 0 of the current build.")
     return (table.style.hide(axis="index").set_caption(caption)
             .set_table_styles([{"selector": "caption", "props": "caption-side: bottom; font-size: 0.85em; text-align: left"}]))
