@@ -142,23 +142,36 @@ def submit(jobs: list[Job], *, out: Path, cluster: str, parallel: int, slurm: di
     os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT / "scripts"), str(ROOT), os.environ.get("PYTHONPATH", "")])
     executor = submitit.AutoExecutor(folder=out / "submitit" / "%j", cluster=cluster)
     executor.update_parameters(timeout_min=slurm["time_min"], name="vaebook")
-    if executor.cluster == "slurm":
-        executor.update_parameters(slurm_partition=slurm["partition"], gpus_per_node=slurm["gpus"],
-                                   cpus_per_task=slurm["cpus"], slurm_array_parallelism=parallel)
+    if executor.cluster != "local":  # Slurm: one array, `parallel` of it running; debug: each job in this process
+        if executor.cluster == "slurm":
+            executor.update_parameters(slurm_partition=slurm["partition"], gpus_per_node=slurm["gpus"],
+                                       cpus_per_task=slurm["cpus"], slurm_array_parallelism=parallel)
         with executor.batch():
             handles = [executor.submit(run_job, job) for job in jobs]
-        waves = [list(zip(jobs, handles))]
-    else:  # local processes: a wave of `parallel` jobs at a time, so they do not fight over the cores
-        waves = [jobs[i:i + parallel] for i in range(0, len(jobs), parallel)]
-    for wave in waves:
-        pairs = wave if executor.cluster == "slurm" else [(job, executor.submit(run_job, job)) for job in wave]
-        for job, handle in pairs:
-            try:
-                report = handle.result()
-                print(f"{job.name}: {report['status']} in {report['seconds']:.0f} s, peak {report['peak_rss_mb']} MB",
-                      flush=True)
-            except Exception as e:  # the worker itself died (killed, out of memory): gather names the job
-                print(f"{job.name}: the job died: {type(e).__name__}: {str(e)[-500:]}", file=sys.stderr, flush=True)
+        for job, handle in zip(jobs, handles):
+            _report(job, handle)
+        return
+    # Local processes: `parallel` jobs in flight, the next one started as soon as one ends, sharing the cores.
+    from vaebook import runtime
+
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, runtime.usable_cpus() // parallel)))
+    pending, running = list(jobs), []
+    while pending or running:
+        while pending and len(running) < parallel:
+            job = pending.pop(0)
+            running.append((job, executor.submit(run_job, job)))
+        time.sleep(1)
+        for job, handle in [pair for pair in running if pair[1].done()]:
+            running.remove((job, handle))
+            _report(job, handle)
+
+
+def _report(job: Job, handle) -> None:
+    try:
+        report = handle.result()
+        print(f"{job.name}: {report['status']} in {report['seconds']:.0f} s, peak {report['peak_rss_mb']} MB", flush=True)
+    except Exception as e:  # the worker itself died (killed, out of memory): gather names the job
+        print(f"{job.name}: the job died: {type(e).__name__}: {str(e)[-500:]}", file=sys.stderr, flush=True)
 
 
 def gather(out: Path) -> dict:

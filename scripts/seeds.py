@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("notebooks", nargs="*", help="default: every chapter that carries claims")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--parallel", type=int, default=2, help="jobs at a time (one thread each on 2 cores, as make book)")
     ap.add_argument("--out", default=str(ROOT / "_build" / "seeds"))
     ap.add_argument("--cache", default=str(ROOT / "_build" / "models"), help="the book's model cache (seed 0)")
     ap.add_argument("--write", default=str(SEEDS_FILE), help="where the committed summary goes")
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     notebooks = args.notebooks or [str(ROOT / "notebooks" / f"{c}.ipynb") for c in CLAIMS]
     out = Path(args.out).resolve()
     rc = run_full.main([*notebooks, "--out", str(out), "--profile", "fast", "--runs", str(args.runs),
-                        "--cache", str(Path(args.cache).resolve())])
+                        "--cache", str(Path(args.cache).resolve()), "--parallel", str(args.parallel)])
     chapters = count(out)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     dirty = subprocess.run(["git", "status", "--porcelain", "--", "vaebook", "notebooks"], cwd=ROOT,

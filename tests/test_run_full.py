@@ -116,6 +116,7 @@ def test_seeds_counts_each_claim_over_the_seeds_that_ran(tmp_path):
             (folder / "results" / "07_novel_examples.json").write_text(json.dumps({"meta": {}, "values": values}))
     rows = {r["claim"]: r for r in seeds.count(out)["07_novel_examples"]}
     assert {r["runs"] for r in rows.values()} == {2}
-    assert rows["median weight perplexity below 2 for the deep VAE"]["held"] == 2
+    mostly = next(r for c, r in rows.items() if c.startswith("deep reconstructions of unseen 9s are mostly"))
+    assert mostly["held"] == 1 and mostly["known_failure"]  # 0.6 > 0.5 holds, 0.4 does not
     contrast = next(r for c, r in rows.items() if c.startswith("deep reconstructions"))
     assert contrast["held"] == 1 and contrast["seeds_held"] == [0]  # 0.6 > 0.1 + 0.3 holds; 0.4 > 0.2 + 0.3 does not
