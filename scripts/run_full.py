@@ -77,11 +77,6 @@ class Job:
 
 def run_job(job: Job) -> dict:
     """Execute ``job`` and write ``job.json`` beside its outputs; never raises for a failing notebook."""
-    import papermill as pm
-
-    import kernel_replies
-    from vaebook import runtime
-
     folder = Path(job.folder)
     folder.mkdir(parents=True, exist_ok=True)
     for old in ("job.json", "training.jsonl"):  # a report always belongs to this run of the job
@@ -90,6 +85,20 @@ def run_job(job: Job) -> dict:
            "VAEBOOK_PROGRESS": "0", "VAEBOOK_TRAINING_LOG": str(folder / "training.jsonl")}
     if job.max_epochs is not None:
         env["VAEBOOK_MAX_EPOCHS"] = str(job.max_epochs)
+    saved = dict(os.environ)  # a job run in this process (--cluster debug) leaves its caller's environment as it was
+    try:
+        return _run(job, folder, env)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _run(job: Job, folder: Path, env: dict[str, str]) -> dict:
+    import papermill as pm
+
+    import kernel_replies
+    from vaebook import runtime
+
     os.environ.update(env)
     for key, value in runtime.environment().items():  # inherited by the kernel, before it imports torch
         os.environ.setdefault(key, value)
@@ -138,6 +147,15 @@ def submit(jobs: list[Job], *, out: Path, cluster: str, parallel: int, slurm: di
         import submitit
     except ImportError:
         sys.exit("run_full.py needs submitit: pip install -e '.[cluster]' (or pip install submitit)")
+    saved = dict(os.environ)  # the settings below are for the workers; the caller's environment is given back
+    try:
+        _submit(submitit, jobs, out=out, cluster=cluster, parallel=parallel, slurm=slurm)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _submit(submitit, jobs: list[Job], *, out: Path, cluster: str, parallel: int, slurm: dict) -> None:
     # The workers unpickle run_job by its module name: let them import this folder's modules.
     os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT / "scripts"), str(ROOT), os.environ.get("PYTHONPATH", "")])
     executor = submitit.AutoExecutor(folder=out / "submitit" / "%j", cluster=cluster)
@@ -281,7 +299,8 @@ def cost_table(summary: dict, runs: dict[str, int], speedup: float = GPU_SPEEDUP
 
 def summary_markdown(summary: dict) -> str:
     """The gathered jobs as Markdown: time and peak memory per job, then each chapter's rows as mean ± std."""
-    lines = ["# Full-profile runs", "", "| job | status | seconds | peak RSS (MB) | epochs cap |", "| --- | --- | --- | --- | --- |"]
+    profiles = sorted({r["profile"] for r in summary["jobs"]}) or ["—"]
+    lines = [f"# Runs over seeds, {' and '.join(profiles)} profile", "", "| job | status | seconds | peak RSS (MB) | epochs cap |", "| --- | --- | --- | --- | --- |"]
     lines += [f"| {r['job']} | {r['status']} | {r['seconds']:.0f} | {r['peak_rss_mb']} | {r['max_epochs'] or '—'} |"
               for r in summary["jobs"]]
     if summary["failed"]:
