@@ -106,3 +106,20 @@ def test_langevin_keeps_shapes_and_moves():
     z0 = torch.zeros(4, K)
     z = pae.langevin(x[:1].expand(4, -1, -1, -1), None, 0.1, z0, steps=10, step_size=1e-3, generator=torch.Generator().manual_seed(0))
     assert z.shape == (4, K) and not torch.equal(z, z0) and torch.isfinite(z).all()
+
+
+def test_langevin_refuses_a_step_that_would_diverge():
+    """A step far too large for the posterior: unadjusted Langevin overflows, the adjusted chains stay put."""
+    pae = small_pae()
+    x = torch.rand(1, 1, 28, 28).expand(4, -1, -1, -1)
+    z = pae.langevin(x, None, 1e-3, torch.zeros(4, K), steps=20, step_size=10.0, generator=torch.Generator().manual_seed(0))
+    assert torch.isfinite(z).all()
+
+
+def test_langevin_samples_a_gaussian_posterior():
+    """With U(z) = ‖z‖²/2 the chains sample N(0, I): its mean and variance, from a start far away."""
+    pae = small_pae()
+    pae.map_objective = lambda x, z, mask, noise: (z ** 2).sum(-1) / 2
+    z = pae.langevin(torch.zeros(2000, 1), None, 0.1, torch.full((2000, K), 3.0), steps=200, step_size=0.5,
+                     generator=torch.Generator().manual_seed(0))
+    assert z.mean().abs() < 0.05 and (z.var() - 1).abs() < 0.1

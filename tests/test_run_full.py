@@ -107,6 +107,7 @@ TINY_FULL = {
 @pytest.mark.skipif(not FULL_DATA or not Path(FULL_DATA, "mnist").is_dir(),
                     reason="the full official files are not here (set VAEBOOK_DATA; make does with ../shared)")
 @pytest.mark.parametrize("chapter", list(TINY_FULL))
+@pytest.mark.timeout(1200)  # chapter 3's 256-way categorical conv nets take about 4 minutes even at these sizes
 def test_a_smoke_sized_full_profile_run(chapter, tmp_path):
     """The full profile's code paths with tiny sizes, as ``make full-dry`` runs them at full size."""
     out = tmp_path / "full"

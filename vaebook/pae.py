@@ -128,16 +128,33 @@ class PAE(nn.Module):
 
     def langevin(self, x: Tensor, mask: Tensor | None, noise: float, z0: Tensor, steps: int = 500, step_size: float = 1e-3,
                  generator: torch.Generator | None = None) -> Tensor:
-        """Posterior samples of z given a corrupted x (eq. 13) by unadjusted Langevin dynamics,
-        z ← z − ε ∇U(z) + √(2ε) ξ with U the MAP objective; one chain per row of ``z0``.
-        Returns the final states ``(B, K)``."""
+        """Posterior samples of z given a corrupted x (eq. 13) by Metropolis-adjusted Langevin dynamics (MALA),
+        one chain per row of ``z0``; returns the final states ``(B, K)``.
+
+        With U the MAP objective, the proposal z′ = z − ε∇U(z) + √(2ε) ξ is accepted with probability
+        min(1, exp(U(z) − U(z′) + ln q(z | z′) − ln q(z′ | z))), q(a | b) = N(a; b − ε∇U(b), 2ε I). Without the
+        correction (unadjusted Langevin) a step too large for a sharp posterior sent the chains to infinity: the
+        full profile's masked digits reached NaN. Corrected, such a step is refused and the chain waits.
+        """
+        def energy(z: Tensor) -> tuple[Tensor, Tensor]:
+            z = z.detach().requires_grad_(True)
+            u = self.map_objective(x, z, mask, noise)
+            grad, = torch.autograd.grad(u.sum(), z)
+            return u.detach(), grad
+
         z = z0.detach().clone()
+        u, grad = energy(z)
         for _ in range(steps):
-            z.requires_grad_(True)
-            u = self.map_objective(x, z, mask, noise).sum()
-            grad, = torch.autograd.grad(u, z)
             xi = torch.randn(z.shape, generator=generator).to(z)
-            z = (z - step_size * grad + math.sqrt(2 * step_size) * xi).detach()
+            proposal = z - step_size * grad + math.sqrt(2 * step_size) * xi
+            u_new, grad_new = energy(proposal)
+            log_q_forward = -(xi ** 2).sum(-1) / 2  # ‖z′ − z + ε∇U(z)‖² / 4ε with z′ − z + ε∇U(z) = √(2ε) ξ
+            log_q_back = -((z - proposal + step_size * grad_new) ** 2).sum(-1) / (4 * step_size)
+            log_alpha = u - u_new + log_q_back - log_q_forward
+            u_accept = torch.rand(len(z), generator=generator).to(z).log()
+            accept = torch.isfinite(log_alpha) & torch.isfinite(grad_new).all(-1) & (u_accept < log_alpha)
+            z = torch.where(accept[:, None], proposal, z)
+            u, grad = torch.where(accept, u_new, u), torch.where(accept[:, None], grad_new, grad)
         return z
 
 
