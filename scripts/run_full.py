@@ -21,14 +21,17 @@ at most once per seed when they run one after the other.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
 import platform
 import resource
+import statistics
 import sys
 import time
 import traceback
+from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -85,9 +88,16 @@ def run_job(job: Job) -> dict:
            "VAEBOOK_PROGRESS": "0", "VAEBOOK_TRAINING_LOG": str(folder / "training.jsonl")}
     if job.max_epochs is not None:
         env["VAEBOOK_MAX_EPOCHS"] = str(job.max_epochs)
-    saved = dict(os.environ)  # a job run in this process (--cluster debug) leaves its caller's environment as it was
-    try:
+    with _own_environment():  # a job run in this process (--cluster debug) leaves its caller's environment alone
         return _run(job, folder, env)
+
+
+@contextlib.contextmanager
+def _own_environment():
+    """Changes to ``os.environ`` inside are undone after."""
+    saved = dict(os.environ)
+    try:
+        yield
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -147,12 +157,8 @@ def submit(jobs: list[Job], *, out: Path, cluster: str, parallel: int, slurm: di
         import submitit
     except ImportError:
         sys.exit("run_full.py needs submitit: pip install -e '.[cluster]' (or pip install submitit)")
-    saved = dict(os.environ)  # the settings below are for the workers; the caller's environment is given back
-    try:
+    with _own_environment():  # the settings made there are for the workers
         _submit(submitit, jobs, out=out, cluster=cluster, parallel=parallel, slurm=slurm)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 def _submit(submitit, jobs: list[Job], *, out: Path, cluster: str, parallel: int, slurm: dict) -> None:
@@ -196,23 +202,23 @@ def gather(out: Path) -> dict:
     """Merge every job under ``out`` into ``summary.json`` / ``summary.md``; name failed and missing jobs."""
     from vaebook.results import read_file
 
-    planned = json.loads((out / "jobs.json").read_text()) if (out / "jobs.json").exists() else []
+    planned = [j["name"] for j in json.loads((out / "jobs.json").read_text())] if (out / "jobs.json").exists() else []
     reports = {}
     for path in sorted(out.glob("jobs/*/seed*/job.json")):
         report = json.loads(path.read_text())
-        if not planned or report["job"] in {j["name"] for j in planned}:  # not a job of an earlier plan
+        if not planned or report["job"] in planned:  # not a job of an earlier plan
             reports[report["job"]] = {**report, "folder": str(path.parent)}
-    missing = [j["name"] for j in planned if j["name"] not in reports]
+    missing = [name for name in planned if name not in reports]
     failed = [f"{r['job']}: {r['error'].splitlines()[0] if r['error'] else 'failed'}"
               for r in reports.values() if r["status"] != "ok"]
     failed += [f"{name}: no report (the job was killed, timed out, or never ran)" for name in missing]
-    chapters: dict[str, dict] = {}
+    chapters: dict[str, dict] = defaultdict(lambda: {"seeds": [], "rows": {}, "values": {}, "meta": {}, "trained": {}})
     for report in reports.values():
         if report["status"] != "ok":
             continue
         for path in sorted(Path(report["folder"], "results").glob("*.json")):
             blob = read_file(path)
-            chapter = chapters.setdefault(path.stem, {"seeds": [], "rows": {}, "values": {}, "meta": {}})
+            chapter = chapters[path.stem]
             chapter["meta"] = chapter["meta"] or blob["meta"]
             chapter["seeds"].append(report["seed"])
             for row in blob.get("table") or []:
@@ -222,8 +228,7 @@ def gather(out: Path) -> dict:
                 chapter["values"].setdefault(name, []).append(value)
         log = Path(report["folder"], "training.jsonl")
         trained = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-        chapters.setdefault(report["notebook"], {"seeds": [], "rows": {}, "values": {}, "meta": {}}) \
-            .setdefault("trained", {})[report["seed"]] = trained
+        chapters[report["notebook"]]["trained"][report["seed"]] = trained
     summary = {"out": str(out), "jobs": sorted(reports.values(), key=lambda r: r["job"]), "failed": failed,
                "chapters": {}}
     for name, chapter in sorted(chapters.items()):
@@ -235,7 +240,7 @@ def gather(out: Path) -> dict:
             "seeds": sorted(chapter["seeds"]), "profile": chapter["meta"].get("profile"),
             "max_epochs": chapter["meta"].get("max_epochs"), "rows": rows,
             "values": {k: {"mean": _mean(v), "std": _std(v), "runs": len(v)} for k, v in chapter["values"].items()},
-            "cost": cost(chapter.get("trained", {}))}
+            "cost": cost(chapter["trained"])}
     with atomic_path(out / "summary.json") as tmp:
         tmp.write_text(json.dumps(summary, indent=1))
     with atomic_path(out / "summary.md") as tmp:
@@ -251,7 +256,8 @@ def cost(trained: dict[int, list[dict]]) -> dict | None:
     training every model for its full epochs takes per run, on this machine. Models loaded from the cache (trained
     by another chapter) are not counted twice.
     """
-    runs = [models for models in trained.values() if models]
+    runs = [[m for m in models if m["epochs_run"] > 0] for models in trained.values()]
+    runs = [models for models in runs if models]
     if not runs:
         return None
     per_run = [sum(m["seconds"] / m["epochs_run"] for m in models) for models in runs]
@@ -261,15 +267,12 @@ def cost(trained: dict[int, list[dict]]) -> dict | None:
 
 
 def _mean(xs: list[float]) -> float:
-    return sum(xs) / len(xs)
+    return statistics.fmean(xs)
 
 
 def _std(xs: list[float]) -> float:
     """The sample standard deviation (n − 1); 0 for a single run."""
-    if len(xs) < 2:
-        return 0.0
-    m = _mean(xs)
-    return (sum((x - m) ** 2 for x in xs) / (len(xs) - 1)) ** 0.5
+    return statistics.stdev(xs) if len(xs) > 1 else 0.0
 
 
 def cost_table(summary: dict, runs: dict[str, int], speedup: float = GPU_SPEEDUP) -> list[str]:

@@ -24,6 +24,7 @@ import run_full  # noqa: E402
 from test_claims import CLAIMS, KNOWN_FAILURES  # noqa: E402
 
 from vaebook.files import atomic_path  # noqa: E402
+from vaebook.results import read_file  # noqa: E402
 from vaebook.scorecard import SEEDS_FILE  # noqa: E402
 
 
@@ -36,7 +37,7 @@ def count(out: Path) -> dict:
             report = json.loads(path.read_text())
             results = path.parent / "results" / f"{chapter}.json"
             if report["status"] == "ok" and results.exists():
-                values[report["seed"]] = json.loads(results.read_text())["values"]
+                values[report["seed"]] = read_file(results)["values"]
         if not values:
             continue
         rows = []

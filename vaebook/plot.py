@@ -93,16 +93,11 @@ def figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | Non
     per_row = max(1, int(PAGE_WIDTH // MIN_PANEL))
     if nrows == 1 and ncols > per_row and "width_ratios" not in kwargs and "gridspec_kw" not in kwargs:
         rows = -(-ncols // per_row)
-        per_row = -(-ncols // rows)  # balanced: 5 panels as 3 + 2, 4 as 2 + 2
-        panel_w = w / ncols
+        panel_w, per_row = w / ncols, -(-ncols // rows)  # balanced: 5 panels as 3 + 2, 4 as 2 + 2
         scale = min(1.0, PAGE_WIDTH / (per_row * panel_w))
         squeeze = kwargs.pop("squeeze", True)
-        fig, grid = plt.subplots(rows, per_row, figsize=(per_row * panel_w * scale, rows * h * scale),
-                                 squeeze=False, **kwargs)
-        axes = grid.ravel()
-        for ax in axes[ncols:]:
-            ax.remove()
-        axes = axes[:ncols]
+        fig = plt.figure(figsize=(per_row * panel_w * scale, rows * h * scale), layout=kwargs.pop("layout"))
+        axes = np.array(panel_grid(fig, ncols, per_row, **kwargs), dtype=object)
         return fig, (axes if squeeze else axes.reshape(1, ncols))
     return plt.subplots(nrows, ncols, figsize=_page(w, h), **kwargs)
 
@@ -112,10 +107,11 @@ def canvas(figsize: tuple[float, float]):
     return plt.figure(figsize=_page(*figsize), layout="constrained")
 
 
-def panel_grid(parent, n: int, per_row: int = 3) -> list:
-    """``n`` axes on ``parent`` (a figure or a subfigure) in balanced rows of at most ``per_row``, in reading order."""
+def panel_grid(parent, n: int, per_row: int = 3, **kwargs) -> list:
+    """``n`` axes on ``parent`` (a figure or a subfigure) in balanced rows of at most ``per_row``, in reading order
+    (``kwargs`` go to ``subplots``, e.g. ``sharey``)."""
     rows = -(-n // per_row)
-    grid = parent.subplots(rows, -(-n // rows), squeeze=False).ravel()
+    grid = parent.subplots(rows, -(-n // rows), squeeze=False, **kwargs).ravel()
     for ax in grid[n:]:
         ax.remove()
     return list(grid[:n])

@@ -19,8 +19,8 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-__all__ = ["PROFILES", "ParameterError", "current_profile", "set_profile", "epochs_cap", "pick", "param", "device", "seed_everything",
-           "progress", "show_progress"]
+__all__ = ["PROFILES", "ParameterError", "current_profile", "set_profile", "epochs_cap", "pick", "param", "device",
+           "seed_everything", "progress", "show_progress"]
 
 PROFILES = ("smoke", "fast", "full")
 T = TypeVar("T")

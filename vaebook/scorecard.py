@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from .results import book_root, read_file, results_dir
-from .tables import STATUSES, number_text, status
+from .tables import CAPTION_STYLE, STATUSES, number_text, status
 
 __all__ = ["collect", "summary", "to_html", "claim_seeds", "SEEDS_FILE"]
 
@@ -107,4 +107,4 @@ def claim_seeds(chapter: str | None = None, path: Path | None = None):
     caption = (f"{blob['profile']} profile, seeds 0–{blob['runs'] - 1}, run at commit {blob['commit']} on "
                f"{blob['date']} (make seeds); the chapters' pages are seed 0 of the current build.")
     return (table.style.hide(axis="index").set_caption(caption)
-            .set_table_styles([{"selector": "caption", "props": "caption-side: bottom; font-size: 0.85em; text-align: left"}]))
+            .set_table_styles([CAPTION_STYLE]))

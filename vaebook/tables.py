@@ -24,6 +24,8 @@ from .profiles import current_profile, epochs_cap
 
 __all__ = ["COLUMNS", "TOLERANCE", "row", "reproduction_table", "status", "show", "present", "number_text"]
 
+# A table's notes go under it, in small type (reproduction tables, the chapters' seed counts).
+CAPTION_STYLE = {"selector": "caption", "props": "caption-side: bottom; font-size: 0.85em; text-align: left"}
 COLUMNS = ("quantity", "paper", "ours", "unit", "estimator", "claim", "reference", "expect",
            "profile", "runs", "model", "data")
 # Within tolerance: |ours − paper| ≤ TOLERANCE · max(|paper|, 0.5), i.e. 0.05 on an AUROC, 10 % on a larger number.
@@ -98,7 +100,7 @@ def show(table: pd.DataFrame, digits: int = 3):
             shown.append(col)
     return (t[shown].style.hide(axis="index")
             .set_caption("; ".join(notes))
-            .set_table_styles([{"selector": "caption", "props": "caption-side: bottom; font-size: 0.85em; text-align: left"},
+            .set_table_styles([CAPTION_STYLE,
                                {"selector": "td, th", "props": "font-size: 0.85em; padding: 2px 6px"}]))
 
 
