@@ -1,7 +1,7 @@
 """Paper scale: every chapter in the full profile, one job per (chapter, seed), then one gather step.
 
     python scripts/run_full.py                       # every chapter, the paper's number of runs, local processes
-    python scripts/run_full.py --max-epochs 1        # the dry run (`make full-dry`): full data and nets, 1 epoch
+    python scripts/run_full.py --max-epochs 1 --max-steps 2   # the dry run (`make full-dry`): full data and nets
     python scripts/run_full.py --cluster slurm --partition gpu --gpus-per-job 1 --time-min 240 --parallel 8
     python scripts/run_full.py --gather-only --out _build/full
     python scripts/run_full.py notebooks/04_negative_sampling.ipynb --seeds 3   # re-run one failed job, gather all
@@ -71,6 +71,7 @@ class Job:
     cache: str
     parameters: dict = field(default_factory=dict)
     max_epochs: int | None = None
+    max_steps: int | None = None
     timeout_s: int = 24 * 3600
 
     @property
@@ -88,6 +89,8 @@ def run_job(job: Job) -> dict:
            "VAEBOOK_PROGRESS": "0", "VAEBOOK_TRAINING_LOG": str(folder / "training.jsonl")}
     if job.max_epochs is not None:
         env["VAEBOOK_MAX_EPOCHS"] = str(job.max_epochs)
+    if job.max_steps is not None:
+        env["VAEBOOK_MAX_STEPS"] = str(job.max_steps)
     with _own_environment():  # a job run in this process (--cluster debug) leaves its caller's environment alone
         return _run(job, folder, env)
 
@@ -129,7 +132,7 @@ def _run(job: Job, folder: Path, env: dict[str, str]) -> dict:
     finally:
         running.unlink(missing_ok=True)
     report = {"job": job.name, "notebook": notebook.stem, "seed": job.seed, "profile": job.profile,
-              "max_epochs": job.max_epochs, "parameters": job.parameters, "status": "failed" if error else "ok",
+              "max_epochs": job.max_epochs, "max_steps": job.max_steps, "parameters": job.parameters, "status": "failed" if error else "ok",
               "error": error, "seconds": round(time.time() - started, 1),
               # the kernel is this process's child: its peak resident memory, in MB (Linux reports KB)
               "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
@@ -141,13 +144,14 @@ def _run(job: Job, folder: Path, env: dict[str, str]) -> dict:
 
 
 def plan(notebooks: list[Path], *, out: Path, profile: str, seeds: list[int] | None, runs: int | None,
-         parameters: dict, max_epochs: int | None, cache: Path | None = None) -> list[Job]:
+         parameters: dict, max_epochs: int | None, max_steps: int | None = None,
+         cache: Path | None = None) -> list[Job]:
     """One :class:`Job` per notebook and seed: ``seeds`` if given, else ``range(runs)``, else the paper's runs."""
     jobs, cache = [], cache or out / "models"
     for nb in notebooks:
         for seed in seeds if seeds is not None else range(runs or PAPER_RUNS.get(nb.stem, DEFAULT_RUNS)):
             jobs.append(Job(str(nb), seed, profile, str(out / "jobs" / nb.stem / f"seed{seed}"), str(cache),
-                            parameters, max_epochs))
+                            parameters, max_epochs, max_steps))
     return jobs
 
 
@@ -238,7 +242,7 @@ def gather(out: Path) -> dict:
             rows.append({**row, "ours": _mean(runs), "ours_std": _std(runs), "runs": len(runs)})
         summary["chapters"][name] = {
             "seeds": sorted(chapter["seeds"]), "profile": chapter["meta"].get("profile"),
-            "max_epochs": chapter["meta"].get("max_epochs"), "rows": rows,
+            "max_epochs": chapter["meta"].get("max_epochs"), "max_steps": chapter["meta"].get("max_steps"), "rows": rows,
             "values": {k: {"mean": _mean(v), "std": _std(v), "runs": len(v)} for k, v in chapter["values"].items()},
             "cost": cost(chapter["trained"])}
     with atomic_path(out / "summary.json") as tmp:
@@ -303,14 +307,16 @@ def cost_table(summary: dict, runs: dict[str, int], speedup: float = GPU_SPEEDUP
 def summary_markdown(summary: dict) -> str:
     """The gathered jobs as Markdown: time and peak memory per job, then each chapter's rows as mean ± std."""
     profiles = sorted({r["profile"] for r in summary["jobs"]}) or ["—"]
-    lines = [f"# Runs over seeds, {' and '.join(profiles)} profile", "", "| job | status | seconds | peak RSS (MB) | epochs cap |", "| --- | --- | --- | --- | --- |"]
-    lines += [f"| {r['job']} | {r['status']} | {r['seconds']:.0f} | {r['peak_rss_mb']} | {r['max_epochs'] or '—'} |"
+    lines = [f"# Runs over seeds, {' and '.join(profiles)} profile", "", "| job | status | seconds | peak RSS (MB) | epochs cap | steps cap |", "| --- | --- | --- | --- | --- | --- |"]
+    lines += [f"| {r['job']} | {r['status']} | {r['seconds']:.0f} | {r['peak_rss_mb']} | {r['max_epochs'] or '—'} "
+              f"| {r.get('max_steps') or '—'} |"
               for r in summary["jobs"]]
     if summary["failed"]:
         lines += ["", "**Failed:**", ""] + [f"- {f}" for f in summary["failed"]]
     for name, chapter in summary["chapters"].items():
-        cap = (f"; **dry run: training capped at {chapter['max_epochs']} epoch(s), not a result**"
-               if chapter["max_epochs"] else "")
+        caps = [f"training at {e} epoch(s)" for e in [chapter["max_epochs"]] if e]
+        caps += [f"step counts at {s}" for s in [chapter.get("max_steps")] if s]
+        cap = f"; **dry run, capped: {', '.join(caps)}; not a result**" if caps else ""
         lines += ["", f"## {name}", "", f"Profile {chapter['profile']}, seeds {chapter['seeds']}{cap}.", "",
                   "| quantity | paper | ours (mean ± std) | runs | estimator |", "| --- | --- | --- | --- | --- |"]
         for row in chapter["rows"]:
@@ -338,6 +344,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, nargs="+", help="these seeds (default: range of the paper's runs)")
     ap.add_argument("--runs", type=int, help="seeds 0 .. runs-1 for every chapter")
     ap.add_argument("--max-epochs", type=int, help="cap every model's training (a dry run: flagged on every page)")
+    ap.add_argument("--max-steps", type=int, help="cap every other count of repetitions: importance samples, "
+                    "sampler and optimiser steps, bootstrap resamples (a dry run: flagged on every page)")
     ap.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                     help="a notebook parameter for every job (JSON value), e.g. -p n_test 500")
     ap.add_argument("--cluster", default="local", choices=("local", "slurm", "debug"),
@@ -350,8 +358,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", help="the model cache the jobs share (default: <out>/models)")
     ap.add_argument("--gather-only", action="store_true", help="only merge the jobs already under --out")
     args = ap.parse_args(argv)
-    if args.max_epochs is not None and args.max_epochs < 1:
-        ap.error(f"--max-epochs {args.max_epochs}: give a whole number >= 1")
+    for flag, value in (("--max-epochs", args.max_epochs), ("--max-steps", args.max_steps)):
+        if value is not None and value < 1:
+            ap.error(f"{flag} {value}: give a whole number >= 1")
     out = Path(args.out).resolve()
     if not args.gather_only:
         paths = [Path(p).resolve() for p in args.notebooks] or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -359,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"no such notebook: {', '.join(missing)}")
         jobs = plan(paths, out=out, profile=args.profile, seeds=args.seeds, runs=args.runs,
                     parameters=dict(parse_parameter(p) for p in args.parameter), max_epochs=args.max_epochs,
-                    cache=Path(args.cache).resolve() if args.cache else None)
+                    max_steps=args.max_steps, cache=Path(args.cache).resolve() if args.cache else None)
         out.mkdir(parents=True, exist_ok=True)
         # The plan adds to the one already in --out: re-running only the jobs that failed keeps the others' results.
         planned = {j["name"]: j for j in (json.loads((out / "jobs.json").read_text()) if (out / "jobs.json").exists() else [])}

@@ -154,7 +154,8 @@ def _results(chapter):
         pytest.fail(f"{path} is missing: build the book first (make book)")
     blob = json.loads(path.read_text())
     assert blob["meta"]["profile"] == "fast", "claims are checked on the fast build"
-    assert not blob["meta"].get("max_epochs"), f"{chapter} was a dry run (training capped): its numbers are no result"
+    assert not (blob["meta"].get("max_epochs") or blob["meta"].get("max_steps")), \
+        f"{chapter} was a dry run (training or step counts capped): its numbers are no result"
     return blob["values"]
 
 

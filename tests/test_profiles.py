@@ -37,3 +37,19 @@ def test_good_parameters_and_profile_values():
     assert vb.param("flag", False, bool) is False
     with pytest.raises(ParameterError, match="parameter x is None"):
         vb.param("x", None, int)
+
+
+def test_a_dry_run_cuts_step_counts_only(monkeypatch):
+    monkeypatch.setenv("VAEBOOK_MAX_STEPS", "2")
+    assert vb.param("iw_samples", None, int, steps=True, smoke=4, fast=20, full=100) == 2
+    assert vb.param("iw_samples", 1, int, steps=True) == 1          # below the cap: as set
+    assert vb.param("n_test", None, int, smoke=200, fast=2000, full=10000) == 2000  # a data size: never cut
+    assert vb.pick(None, smoke=20, fast=200, full=2000, steps=True) == 2
+    assert vb.pick(None, smoke=20, fast=200, full=2000) == 200
+    with pytest.raises(ParameterError, match="iw_samples = 0"):       # checked before the cut
+        vb.param("iw_samples", 0, int, steps=True)
+    monkeypatch.setenv("VAEBOOK_MAX_STEPS", "two")
+    with pytest.raises(ParameterError, match="VAEBOOK_MAX_STEPS='two'"):
+        vb.param("iw_samples", None, int, steps=True, smoke=4, fast=20, full=100)
+    monkeypatch.delenv("VAEBOOK_MAX_STEPS")
+    assert vb.param("iw_samples", None, int, steps=True, smoke=4, fast=20, full=100) == 20

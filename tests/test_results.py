@@ -116,11 +116,14 @@ def test_two_processes_recording_at_once_lose_no_key():
 def test_a_dry_run_is_written_into_the_meta_data_and_the_table_caption(monkeypatch):
     monkeypatch.setenv("VAEBOOK_MAX_EPOCHS", "2")
     table = vb.reproduction_table([vb.row("q", 1.0, paper=1.0, unit="u", estimator="e", claim="c")], model="m", data="d")
-    with pytest.warns(UserWarning, match="Dry run"):
+    monkeypatch.setenv("VAEBOOK_MAX_STEPS", "3")
+    with pytest.warns(UserWarning, match="DRY RUN.*2 epoch.*at 3 .*none of them is a result"):
         vb.set_profile("full")
     vb.record("dry", table=table, x=1.0)
-    assert vb.read_record("dry")["meta"]["max_epochs"] == 2
+    assert vb.read_record("dry")["meta"]["max_epochs"] == 2 and vb.read_record("dry")["meta"]["max_steps"] == 3
     assert "DRY RUN" in vb.tables.show(table).caption
     monkeypatch.delenv("VAEBOOK_MAX_EPOCHS")
+    monkeypatch.delenv("VAEBOOK_MAX_STEPS")
     vb.record("dry", table=table, x=1.0)
-    assert vb.read_record("dry")["meta"]["max_epochs"] is None
+    assert vb.read_record("dry")["meta"]["max_epochs"] is None and vb.read_record("dry")["meta"]["max_steps"] is None
+    assert "DRY RUN" not in vb.tables.show(table).caption

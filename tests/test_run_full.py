@@ -87,18 +87,17 @@ FULL_DATA = os.environ.get("VAEBOOK_DATA")
 
 
 # Every chapter's full-profile code path (its nets, optimiser, the full official files, every outlier set) with
-# tiny sizes: the sizes below are the only parameters set; training is capped at one epoch.
+# tiny sizes: the sizes below are the only parameters set; the counts of repetitions are capped as in make full-dry.
 TINY_FULL = {
     "00_data": {"n_show": 4},
-    "01_ood_puzzle": {"n_train": 256, "n_test": 64, "sweep_dims": [10], "iw_samples": 2},
+    "01_ood_puzzle": {"n_train": 256, "n_test": 64, "sweep_dims": [10]},
     "02_topology_mismatch": {"n_train": 500, "n_test": 200, "n_sweep": 300},
-    "03_mixture_priors": {"n_pool": 1000, "n_test": 64, "sweep_distances": [3.0], "sweep_dims": [10],
-                          "iw_samples": 2, "sweep_iw_samples": 2},
+    "03_mixture_priors": {"n_pool": 1000, "n_test": 64, "sweep_distances": [3.0], "sweep_dims": [10]},
     "04_negative_sampling": {"n_train": 300, "n_test": 64, "sweep_shifts": [8.0], "sweep_dims": [10],
                              "snapshot_epochs": [1]},
     "05_probabilistic_autoencoder": {"n_train": 400, "n_val": 64, "n_test": 64, "n_samples": 100},
     "06_distribution_matching": {"n_train": 500, "sweep_dims": [2], "mc_samples": 500, "num_z": 1000,
-                                 "ratio_steps": 50, "synthetic_dims": [1, 10], "synthetic_runs": 1},
+                                 "synthetic_dims": [1, 10], "synthetic_runs": 1},
     "07_novel_examples": {"n_train": 500, "n_test": 200, "grid_depths": [1], "grid_widths": [50], "grid_digits": [9],
                           "grid_n_train": 300},
 }
@@ -113,7 +112,7 @@ def test_a_smoke_sized_full_profile_run(chapter, tmp_path):
     out = tmp_path / "full"
     parameters = [arg for name, value in TINY_FULL[chapter].items() for arg in ("-p", name, json.dumps(value))]
     rc = run_full.main([str(ROOT / "notebooks" / f"{chapter}.ipynb"), "--out", str(out), "--seeds", "0",
-                        "--max-epochs", "1", *parameters])
+                        "--max-epochs", "1", "--max-steps", "2", *parameters])
     summary = json.loads((out / "summary.json").read_text())
     assert rc == 0, summary["failed"]
     executed = nbformat.read(out / "jobs" / chapter / "seed0" / f"{chapter}.ipynb", as_version=4)
@@ -121,7 +120,7 @@ def test_a_smoke_sized_full_profile_run(chapter, tmp_path):
     assert "dry run" in text.lower(), "the page must say that it is a capped run"
     if chapter != "00_data":
         record = summary["chapters"][chapter]
-        assert record["profile"] == "full" and record["max_epochs"] == 1
+        assert record["profile"] == "full" and record["max_epochs"] == 1 and record["max_steps"] == 2
         assert all(row["profile"] == "full" for row in record["rows"])
 
 

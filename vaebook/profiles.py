@@ -19,7 +19,8 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-__all__ = ["PROFILES", "ParameterError", "current_profile", "set_profile", "epochs_cap", "pick", "param", "device",
+__all__ = ["PROFILES", "ParameterError", "current_profile", "set_profile", "epochs_cap", "steps_cap", "dry_run_note",
+           "pick", "param", "device",
            "seed_everything", "progress", "show_progress"]
 
 PROFILES = ("smoke", "fast", "full")
@@ -43,9 +44,18 @@ def set_profile(profile: str | None) -> str:
     """
     name = current_profile(profile)
     os.environ["VAEBOOK_PROFILE"] = name
-    if (cap := epochs_cap()) is not None:
-        _announce_dry_run(cap)
+    if (note := dry_run_note()) is not None:
+        _announce_dry_run(note)
     return name
+
+
+def _cap(variable: str) -> int | None:
+    raw = os.environ.get(variable, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise ParameterError(f"{variable}={raw!r}: it must be a whole number >= 1, or unset for no cap")
+    return int(raw)
 
 
 def epochs_cap() -> int | None:
@@ -55,17 +65,30 @@ def epochs_cap() -> int | None:
     step counts cut. :func:`vaebook.train_or_load` trains a capped model under its own cache key, every page
     says so at the top, and :func:`vaebook.record` writes the cap into the run's meta data.
     """
-    raw = os.environ.get("VAEBOOK_MAX_EPOCHS", "").strip()
-    if not raw:
-        return None
-    if not raw.isdigit() or int(raw) < 1:
-        raise ParameterError(f"VAEBOOK_MAX_EPOCHS={raw!r}: it must be a whole number >= 1, or unset for no cap")
-    return int(raw)
+    return _cap("VAEBOOK_MAX_EPOCHS")
 
 
-def _announce_dry_run(cap: int) -> None:
-    text = (f"Dry run: every model's training is capped at {cap} epoch(s) ($VAEBOOK_MAX_EPOCHS). The numbers on "
-            "this page show that the code runs at this scale; none of them is a result.")
+def steps_cap() -> int | None:
+    """The dry run's cap on every other count of repetitions: ``$VAEBOOK_MAX_STEPS``, or None (no cap).
+
+    It cuts what costs time in proportion to its count and leaves the data, the nets and the metrics at their
+    size: importance samples, the steps of samplers, of optimisers outside :func:`vaebook.fit` and of the
+    density-ratio classifier, bootstrap resamples. A chapter marks such a parameter with ``steps=True``
+    (:func:`param`, :func:`pick`).
+    """
+    return _cap("VAEBOOK_MAX_STEPS")
+
+
+def dry_run_note() -> str | None:
+    """What a dry run cuts, in words (for the page, the table caption and the meta data); None outside one."""
+    cuts = [f"training at {e} epoch(s) ($VAEBOOK_MAX_EPOCHS)" for e in [epochs_cap()] if e is not None]
+    cuts += [f"every other step count (importance samples, sampler and optimiser steps, bootstrap resamples) at "
+             f"{s} ($VAEBOOK_MAX_STEPS)" for s in [steps_cap()] if s is not None]
+    return "DRY RUN, capped: " + "; ".join(cuts) if cuts else None
+
+
+def _announce_dry_run(note: str) -> None:
+    text = (f"{note}. The numbers on this page show that the code runs at this scale; none of them is a result.")
     try:
         from IPython import get_ipython
         from IPython.display import Markdown, display
@@ -77,11 +100,20 @@ def _announce_dry_run(cap: int) -> None:
         warnings.warn(text, stacklevel=3)
 
 
-def pick(value: T | None, *, smoke: T, fast: T, full: T, profile: str | None = None) -> T:
-    """``value`` when the parameters cell set it, else the current profile's default."""
-    if value is not None:
-        return value
-    return {"smoke": smoke, "fast": fast, "full": full}[current_profile(profile)]
+def _capped(value, steps: bool):
+    if steps and (cap := steps_cap()) is not None:
+        return [min(v, cap) for v in value] if isinstance(value, list) else min(value, cap)
+    return value
+
+
+def pick(value: T | None, *, smoke: T, fast: T, full: T, profile: str | None = None, steps: bool = False) -> T:
+    """``value`` when the parameters cell set it, else the current profile's default.
+
+    ``steps=True`` marks a count of repetitions that a dry run cuts (:func:`steps_cap`).
+    """
+    if value is None:
+        value = {"smoke": smoke, "fast": fast, "full": full}[current_profile(profile)]
+    return _capped(value, steps)
 
 
 class ParameterError(ValueError):
@@ -116,7 +148,7 @@ def _check_one(value, kind: type, low, above, choices):
     return value
 
 
-def param(name: str, value, kind, *, low=None, above=None, choices=None, contains=(), **profiles):
+def param(name: str, value, kind, *, low=None, above=None, choices=None, contains=(), steps=False, **profiles):
     """A notebook parameter, checked: ``value`` if the parameters cell (or papermill) set it, else the
     profile's value from ``smoke=``, ``fast=``, ``full=``.
 
@@ -124,7 +156,8 @@ def param(name: str, value, kind, *, low=None, above=None, choices=None, contain
     Integers must be ``>= low`` (default 1: sizes, epochs, dimensions), numbers ``>= low`` or ``> above``
     when given; values one of ``choices`` when given; a list must hold every element of ``contains``. A value that breaks
     a rule raises :class:`ParameterError` naming the parameter and what it takes, before anything is
-    trained, cached or recorded.
+    trained, cached or recorded. ``steps=True`` marks a count of repetitions that a dry run cuts
+    (:func:`steps_cap`); the check applies to the value before the cut.
 
     >>> n_train = param("n_train", None, int, smoke=500, fast=10000, full=60000)
     """
@@ -148,11 +181,11 @@ def param(name: str, value, kind, *, low=None, above=None, choices=None, contain
         checked = [_check_one(v, item, low, above, choices) for v in value] if ok else []
         if not ok or any(c is None for c in checked) or not set(contains) <= set(checked):
             raise ParameterError(f"parameter {name} = {value!r}: it must be {rule}. {hint}")
-        return checked
+        return _capped(checked, steps)
     checked = _check_one(value, item, low, above, choices)
     if checked is None:
         raise ParameterError(f"parameter {name} = {value!r}: it must be {rule}. {hint}")
-    return checked
+    return _capped(checked, steps)
 
 
 def device() -> torch.device:

@@ -20,7 +20,7 @@ import math
 
 import pandas as pd
 
-from .profiles import current_profile, epochs_cap
+from .profiles import current_profile, dry_run_note
 
 __all__ = ["COLUMNS", "TOLERANCE", "row", "reproduction_table", "status", "show", "present", "number_text"]
 
@@ -90,8 +90,8 @@ def show(table: pd.DataFrame, digits: int = 3):
     t["claim"] = [c + (f" ({e} {number_text(ref, digits)})" if e else "") for c, e, ref in zip(t.claim, t.expect, t.reference)]
     shown = ["quantity", "paper", "ours", "unit", "estimator", "claim", "status"]
     notes = []
-    if (cap := epochs_cap()) is not None:
-        notes.append(f"DRY RUN, training capped at {cap} epoch(s): not a result")
+    if (dry := dry_run_note()) is not None:
+        notes.append(f"{dry}: not a result")
     for col in ("profile", "runs", "model", "data"):
         values = t[col].astype(str).unique()
         if len(values) == 1:
