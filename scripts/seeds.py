@@ -72,8 +72,15 @@ def main(argv: list[str] | None = None) -> int:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     dirty = subprocess.run(["git", "status", "--porcelain", "--", "vaebook", "notebooks"], cwd=ROOT,
                            capture_output=True, text=True).stdout.strip()
-    summary = {"commit": commit + ("+local changes" if dirty else ""), "profile": "fast", "runs": args.runs,
-               "date": datetime.date.today().isoformat(), "chapters": chapters}
+    ran = {"commit": commit + ("+local changes" if dirty else ""), "date": datetime.date.today().isoformat()}
+    # Chapters run now replace their old counts; the others keep theirs, with the commit and date they ran on.
+    old = json.loads(Path(args.write).read_text()) if Path(args.write).exists() else {}
+    if old.get("runs") != args.runs or old.get("profile") != "fast":
+        old = {}
+    old_ran = old.get("ran") or {c: {"commit": old["commit"], "date": old["date"]} for c in old.get("chapters", {})}
+    summary = {"profile": "fast", "runs": args.runs,
+               "chapters": {**old.get("chapters", {}), **chapters},
+               "ran": {**old_ran, **{c: ran for c in chapters}}}
     with atomic_path(args.write) as tmp:
         tmp.write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n")
     for chapter, rows in chapters.items():

@@ -88,9 +88,13 @@ CLAIMS = {
         # identity of ELBO surgery, and with avg KL > log N the second follows from it (marginal KL >= avg KL - log N).
         ("the mutual information saturates: I(x; z) >= 0.9 log N, the encoder keeps the training images apart "
          "(Rosca et al. Sec. 3; our threshold)", lambda r: r["mutual_info"] >= 0.9 * r["log_n"]),
-        ("the density-ratio estimate falls below the Monte Carlo marginal KL (fast profile: an undertrained "
-         "classifier underestimates anyway, so this does not yet show the trick's own bias)",
-         lambda r: r["ratio_kl_estimate"] < r["marginal_kl"]),
+        ("the density-ratio estimate falls below the Monte Carlo marginal KL once the classifier's estimate has "
+         "stopped moving (an undertrained classifier underestimates anyway)",
+         lambda r: r["ratio_converged"] == 1 and r["ratio_kl_estimate"] < r["marginal_kl"]),
+        ("minimising the density-ratio estimate lowers the true KL for d = 1 and 10 (App. D)",
+         lambda r: r["synthetic_min_ratio_d1"] < 1 and r["synthetic_min_ratio_d10"] < 1),
+        ("at d = 100 minimising the density-ratio estimate raises the true KL: learning diverges (App. D)",
+         lambda r: r["synthetic_min_ratio_d100"] > 1),
         ("low-posterior samples' nearest neighbours cost more KL than uniformly drawn data",
          lambda r: r["lowpost_nn_kl"] > r["uniform_kl"]),
     ],
@@ -142,6 +146,10 @@ KNOWN_FAILURES: dict[tuple[str, str], str] = {
     ("04_negative_sampling", "noise negatives give an AUC KL above chance, Bernoulli (Table 3: uniform 0.56, Gaussian 0.70)"):
         "against the paper (0.05, 0.16): noise negatives push noise away from the prior but pull MNIST digits "
         "towards it in our models; the chapter says so",
+    ("06_distribution_matching", "the density-ratio estimate falls below the Monte Carlo marginal KL once the "
+                                 "classifier's estimate has stopped moving (an undertrained classifier underestimates anyway)"):
+        "not shown in the fast profile: the main model's estimate is still rising after 1,600 steps (the page's left "
+        "panel); the full profile trains up to 25,000",
     ("07_novel_examples", "deep reconstructions of unseen 9s are mostly closer to the weighted average than to the input "
                           "(Bozkurt et al.: 'mostly'; > 0.5)"):
         "borderline at fast scale: 0.43 in the clean build, 0.52-0.64 in other builds (make seeds counts it)",

@@ -3,7 +3,7 @@ import torch
 from torch.distributions import Independent, Normal, kl_divergence
 
 import vaebook as vb
-from vaebook.ratio import random_gaussian, ratio_kl
+from vaebook.ratio import AffineGaussian, random_gaussian, ratio_kl, ratio_minimise
 
 
 def test_closed_form_kl_of_the_synthetic_gaussians_matches_monte_carlo():
@@ -20,7 +20,7 @@ def test_closed_form_kl_of_the_synthetic_gaussians_matches_monte_carlo():
 
 def test_ratio_trick_recovers_an_easy_kl_in_one_dimension():
     q, p = Normal(1.0, 1.0), Normal(0.0, 1.0)   # KL = 0.5
-    est = ratio_kl(lambda n: q.sample((n, 1)), lambda n: p.sample((n, 1)), dim=1, hidden=(32,), steps=600)
+    est = ratio_kl(lambda n: q.sample((n, 1)), lambda n: p.sample((n, 1)), dim=1, hidden=(32,), max_steps=600).kl
     assert abs(est - 0.5) < 0.15, est
 
 
@@ -37,3 +37,23 @@ def test_flow_encoder_gives_a_proper_posterior():
     loss.backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in vae.encoder.transforms.parameters())
     assert torch.isfinite(vae.kl(x)).all()
+
+
+def test_ratio_trick_stops_once_its_estimate_stops_moving_and_says_when_it_did_not():
+    q, p = Normal(1.0, 1.0), Normal(0.0, 1.0)
+    est = ratio_kl(lambda n: q.sample((n, 1)), lambda n: p.sample((n, 1)), dim=1, hidden=(32,), max_steps=6400,
+                   rtol=0.1, atol=0.05)
+    assert est.converged and est.steps < 6400 and abs(est.kl - 0.5) < 0.15
+    steps = [s for s, _ in est.trace]
+    assert steps == [100 * 2 ** i for i in range(len(steps))] and est.kl == est.trace[-1][1]
+    short = ratio_kl(lambda n: q.sample((n, 1)), lambda n: p.sample((n, 1)), dim=1, hidden=(32,), max_steps=150)
+    assert not short.converged and short.steps == 150, "a budget that ends first must not be reported as converged"
+
+
+def test_minimising_the_ratio_estimate_moves_a_gaussian_towards_its_target():
+    g = torch.Generator().manual_seed(0)
+    target, learned = random_gaussian(1, g), AffineGaussian(1, g)
+    trace = ratio_minimise(target, learned, steps=600, check_every=200, hidden=(64,), lr_classifier=1e-3, lr_gaussian=3e-3)
+    assert trace["step"] == [0, 200, 400, 600]
+    assert trace["true_kl"][-1] < 0.5 * trace["true_kl"][0]
+    assert learned.w.grad is not None, "the Gaussian's W and b are what is learned"

@@ -62,3 +62,14 @@ def test_the_committed_seed_counts_are_of_the_current_claims():
         stale = {r["claim"] for r in rows} - {claim for claim, _ in CLAIMS[chapter]}
         assert not stale, f"{chapter}: seed counts of claims that no longer exist (run make seeds): {stale}"
         assert all(0 <= r["held"] <= r["runs"] == blob["runs"] for r in rows)
+
+
+def test_claim_seeds_names_the_commit_each_chapter_ran_on(tmp_path):
+    path = tmp_path / "seeds.json"
+    row = {"claim": "a holds", "held": 3, "runs": 3, "seeds_held": [0, 1, 2], "known_failure": False}
+    path.write_text(json.dumps({"profile": "fast", "runs": 3, "chapters": {"06_x": [row], "07_y": [row]},
+                                "ran": {"06_x": {"commit": "new1234", "date": "2026-11-23"},
+                                        "07_y": {"commit": "old1234", "date": "2026-11-22"}}}))
+    caption = vb.scorecard.claim_seeds(None, path).to_html()
+    assert "commit new1234 on 2026-11-23 (chapter 6)" in caption and "commit old1234 on 2026-11-22 (chapter 7)" in caption
+    assert "old1234" not in vb.scorecard.claim_seeds("06_x", path).to_html()

@@ -15,6 +15,7 @@ Used in: chapter 6.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import torch
@@ -23,38 +24,127 @@ from torch.distributions import MultivariateNormal
 
 from .nets import MLP
 
-__all__ = ["ratio_kl", "random_gaussian"]
+__all__ = ["RatioEstimate", "ratio_kl", "AffineGaussian", "random_gaussian", "ratio_minimise"]
+
+
+@dataclass(frozen=True)
+class RatioEstimate:
+    """A density-ratio estimate of KL[q ‖ p] and how it was reached.
+
+    ``kl``: the estimate after ``steps`` training steps; ``trace``: (steps, estimate) at every check;
+    ``converged``: whether the last two doublings of the steps each changed the estimate by less than the
+    tolerance (False: the step budget ran out first, and the estimate may still be moving).
+    """
+    kl: float
+    steps: int
+    converged: bool
+    trace: tuple[tuple[int, float], ...]
+
+
+def _classifier(dim: int, hidden: Sequence[int]) -> nn.Module:
+    return MLP([dim, *hidden, 1], activation=lambda: nn.LeakyReLU(0.2))
+
+
+def _classifier_step(clf: nn.Module, opt: torch.optim.Optimizer, zq: Tensor, zp: Tensor) -> None:
+    """One step of the logistic loss: samples of q are labelled 1, samples of p 0."""
+    logits = clf(torch.cat([zq, zp])).squeeze(-1)
+    labels = torch.cat([torch.ones(len(zq)), torch.zeros(len(zp))]).to(logits)
+    loss = nn.functional.binary_cross_entropy_with_logits(logits, labels)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
 
 
 def ratio_kl(sample_q: Callable[[int], Tensor], sample_p: Callable[[int], Tensor], dim: int,
-             hidden: Sequence[int] = (256, 256), steps: int = 2000, batch_size: int = 512, lr: float = 1e-3,
-             n_eval: int = 10_000, seed: int = 0) -> float:
-    """KL[q ‖ p] by the density-ratio trick: train an MLP (leaky ReLUs of slope 0.2, Adam, logistic
-    loss) on fresh samples ``sample_q(n)`` and ``sample_p(n)`` for ``steps`` steps, then average its
-    logit over ``n_eval`` new samples of q."""
+             hidden: Sequence[int] = (256, 256), max_steps: int = 3200, first_check: int = 100,
+             rtol: float = 0.05, atol: float = 0.01, batch_size: int = 256, lr: float = 1e-3,
+             n_eval: int = 10_000, seed: int = 0) -> RatioEstimate:
+    """KL[q ‖ p] by the density-ratio trick, the classifier trained until its estimate stops moving.
+
+    An MLP (leaky ReLUs of slope 0.2, Adam, logistic loss) learns to tell fresh samples ``sample_q(n)`` from
+    ``sample_p(n)``; the estimate is its mean logit over a fixed set of ``n_eval`` samples of q. It is checked
+    after ``first_check``, 2·``first_check``, 4·``first_check``, … steps; training stops when each of the last
+    two doublings of the steps changed it by at most ``rtol`` of its value or ``atol`` nats (one stable doubling
+    is not enough: the estimate often rests on a plateau before it rises again), or after ``max_steps``.
+    """
     torch.manual_seed(seed)
-    clf = MLP([dim, *hidden, 1], activation=lambda: nn.LeakyReLU(0.2))
+    clf = _classifier(dim, hidden)
     opt = torch.optim.Adam(clf.parameters(), lr=lr, betas=(0.9, 0.9))
-    bce = nn.BCEWithLogitsLoss()
-    for _ in range(steps):
-        zq, zp = sample_q(batch_size).detach(), sample_p(batch_size).detach()
-        logits = clf(torch.cat([zq, zp])).squeeze(-1)
-        labels = torch.cat([torch.ones(len(zq)), torch.zeros(len(zp))]).to(logits)
-        loss = bce(logits, labels)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
     with torch.no_grad():
-        return torch.cat([clf(sample_q(min(batch_size, n_eval - i)).detach()).squeeze(-1)
-                          for i in range(0, n_eval, batch_size)]).mean().item()
+        z_eval = torch.cat([sample_q(min(batch_size, n_eval - i)).detach() for i in range(0, n_eval, batch_size)])
+    trace, step, check, converged = [], 0, min(first_check, max_steps), False
+    while True:
+        for _ in range(check - step):
+            _classifier_step(clf, opt, sample_q(batch_size).detach(), sample_p(batch_size).detach())
+        step = check
+        with torch.no_grad():
+            trace.append((step, clf(z_eval).mean().item()))
+        tol = max(rtol * abs(trace[-1][1]), atol)
+        if len(trace) > 2 and all(abs(trace[i][1] - trace[i - 1][1]) <= tol for i in (-1, -2)):
+            converged = True
+            break
+        if step >= max_steps:
+            break
+        check = min(2 * step, max_steps)
+    return RatioEstimate(trace[-1][1], step, converged, tuple(trace))
+
+
+class AffineGaussian(nn.Module):
+    """Rosca et al.'s eq. (13): x = Wᵀz + b, z ~ N(0, I_k), k = 10 d, so x ~ N(b, WᵀW).
+
+    W and b start standard normal; we scale W by 1/√k so that the covariance stays of order 1 whatever d
+    (the paper does not say how W is drawn). Both are parameters: App. D's minimisation learns them.
+    """
+
+    def __init__(self, d: int, generator: torch.Generator | None = None):
+        super().__init__()
+        k = 10 * d
+        self.w = nn.Parameter(torch.randn(k, d, generator=generator) / math.sqrt(k))
+        self.b = nn.Parameter(torch.randn(d, generator=generator))
+
+    def rsample(self, n: int) -> Tensor:
+        """``n`` samples, differentiable in W and b."""
+        return torch.randn(n, self.w.shape[0]) @ self.w + self.b
+
+    def distribution(self) -> MultivariateNormal:
+        """N(b, WᵀW) in double precision, for closed-form KLs."""
+        w, b = self.w.double(), self.b.double()
+        return MultivariateNormal(b, covariance_matrix=w.T @ w)
 
 
 def random_gaussian(d: int, generator: torch.Generator | None = None) -> MultivariateNormal:
-    """Rosca et al.'s eq. (13): x = Wᵀz + b, z ~ N(0, I_k), k = 10 d, so x ~ N(b, WᵀW).
+    """A random Gaussian of eq. (13) (:class:`AffineGaussian`), fixed."""
+    with torch.no_grad():
+        return AffineGaussian(d, generator).distribution()
 
-    W and b are standard normal; we scale W by 1/√k so that the covariance stays of order 1
-    whatever d (the paper does not say how W is drawn)."""
-    k = 10 * d
-    w = torch.randn(k, d, generator=generator, dtype=torch.float64) / math.sqrt(k)
-    b = torch.randn(d, generator=generator, dtype=torch.float64)
-    return MultivariateNormal(b, covariance_matrix=w.T @ w)
+
+def ratio_minimise(target: MultivariateNormal, learned: AffineGaussian, steps: int, check_every: int = 50,
+                   hidden: Sequence[int] = (256, 256), batch_size: int = 256, lr_classifier: float = 1e-4,
+                   lr_gaussian: float = 1e-3, seed: int = 0) -> dict[str, list[float]]:
+    """App. D's *minimisation*: learn ``learned``'s W and b to minimise the density-ratio estimate of
+    KL[learned ‖ target], the classifier and the Gaussian trained jointly, one step each (a GAN's regime).
+
+    The Gaussian's loss is the reverse-KL generator loss −log D/(1 − D) on its samples (D: the classifier's
+    probability of "target"), which is its logit h(x) ≈ log learned(x)/target(x). Adam with β = (0.5, 0.9) for both,
+    the paper's learning rates by default. Returns every ``check_every`` steps the step, the true KL in closed
+    form, and the classifier's online estimate (its mean logit on the Gaussian's current samples).
+    """
+    torch.manual_seed(seed)
+    clf = _classifier(target.loc.shape[-1], hidden)
+    opt_c = torch.optim.Adam(clf.parameters(), lr=lr_classifier, betas=(0.5, 0.9))
+    opt_g = torch.optim.Adam(learned.parameters(), lr=lr_gaussian, betas=(0.5, 0.9))
+    out = {"step": [], "true_kl": [], "estimate": []}
+    for step in range(steps + 1):
+        if step % check_every == 0 or step == steps:
+            with torch.no_grad():
+                out["step"].append(step)
+                out["true_kl"].append(torch.distributions.kl_divergence(learned.distribution(), target).item())
+                out["estimate"].append(clf(learned.rsample(batch_size)).mean().item())
+        if step == steps:
+            break
+        _classifier_step(clf, opt_c, learned.rsample(batch_size).detach(), target.sample((batch_size,)).float())
+        loss = clf(learned.rsample(batch_size)).mean()   # the estimate of KL[learned ‖ target]
+        opt_g.zero_grad()
+        loss.backward()
+        opt_g.step()
+    return out
