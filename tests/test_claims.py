@@ -80,8 +80,10 @@ CLAIMS = {
          lambda r: r["auroc_density_k64_mnist"] > r["auroc_recon_k64_mnist"]),
         ("the latent density gains on reconstruction error as K grows (Fig. 5; mean over the four outlier sets)",
          lambda r: _density_lead(r, 64) - _density_lead(r, 4) > 0.1),
-        ("PAE samples beat the plain AE and the untuned VAE (Table 1 ordering)",
-         lambda r: r["frechet_pae"] < min(r["frechet_ae"], r["frechet_vae"])),
+        ("PAE samples beat the AE's (z ~ N(0, I)), the VAE's and the tuned beta-VAE's (Table 1 ordering)",
+         lambda r: r["frechet_pae"] < min(r["frechet_ae"], r["frechet_vae"], r["frechet_betavae"])),
+        ("the tuned beta-VAE's samples (beta = 100, C = 15) beat the VAE's (Table 1: 56.3 against 102.4)",
+         lambda r: r["frechet_betavae"] < r["frechet_vae"]),
     ],
     "06_distribution_matching": [
         # "0 <= avg KL - marginal KL <= log N" and "the marginal KL is far from zero" are gone: the first is the
