@@ -60,11 +60,11 @@ test: $(STAMP)
 full: $(STAMP)
 	$(BIN)/python scripts/run_full.py --out _build/full
 
-# The full profile on this CPU with only its counts of repetitions cut (one epoch per model; importance samples,
-# sampler and optimiser steps, bootstrap resamples at 2), one seed: every chapter's
+# The full profile on this CPU with only its counts of repetitions cut (one epoch of 20 minibatches per model;
+# importance samples, sampler and optimiser steps, bootstrap resamples at 2), one seed: every chapter's
 # paper-scale data, nets and metrics, its time and peak memory, and what paper scale costs (README).
 full-dry: $(STAMP)
-	$(BIN)/python scripts/run_full.py --out _build/full-dry --max-epochs 1 --max-steps 2 --runs 1 --parallel 2
+	$(BIN)/python scripts/run_full.py --out _build/full-dry --max-epochs 1 --max-batches 20 --max-steps 2 --runs 1 --parallel 2
 
 # How fragile is each claim: every chapter with claims, fast profile, seeds 0-2 (seed 0 loads the book's models),
 # each claim counted; writes vaebook/bundle/seeds.json, which the chapters show. About 30 minutes: not in CI.

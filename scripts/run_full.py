@@ -1,7 +1,7 @@
 """Paper scale: every chapter in the full profile, one job per (chapter, seed), then one gather step.
 
     python scripts/run_full.py                       # every chapter, the paper's number of runs, local processes
-    python scripts/run_full.py --max-epochs 1 --max-steps 2   # the dry run (`make full-dry`): full data and nets
+    python scripts/run_full.py --max-epochs 1 --max-batches 20 --max-steps 2   # the dry run (make full-dry)
     python scripts/run_full.py --cluster slurm --partition gpu --gpus-per-job 1 --time-min 240 --parallel 8
     python scripts/run_full.py --gather-only --out _build/full
     python scripts/run_full.py notebooks/04_negative_sampling.ipynb --seeds 3   # re-run one failed job, gather all
@@ -72,6 +72,7 @@ class Job:
     parameters: dict = field(default_factory=dict)
     max_epochs: int | None = None
     max_steps: int | None = None
+    max_batches: int | None = None
     timeout_s: int = 24 * 3600
 
     @property
@@ -91,6 +92,8 @@ def run_job(job: Job) -> dict:
         env["VAEBOOK_MAX_EPOCHS"] = str(job.max_epochs)
     if job.max_steps is not None:
         env["VAEBOOK_MAX_STEPS"] = str(job.max_steps)
+    if job.max_batches is not None:
+        env["VAEBOOK_MAX_BATCHES"] = str(job.max_batches)
     with _own_environment():  # a job run in this process (--cluster debug) leaves its caller's environment alone
         return _run(job, folder, env)
 
@@ -132,7 +135,8 @@ def _run(job: Job, folder: Path, env: dict[str, str]) -> dict:
     finally:
         running.unlink(missing_ok=True)
     report = {"job": job.name, "notebook": notebook.stem, "seed": job.seed, "profile": job.profile,
-              "max_epochs": job.max_epochs, "max_steps": job.max_steps, "parameters": job.parameters, "status": "failed" if error else "ok",
+              "max_epochs": job.max_epochs, "max_batches": job.max_batches, "max_steps": job.max_steps,
+              "commit": _commit(), "parameters": job.parameters, "status": "failed" if error else "ok",
               "error": error, "seconds": round(time.time() - started, 1),
               # the kernel is this process's child: its peak resident memory, in MB (Linux reports KB)
               "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
@@ -144,14 +148,14 @@ def _run(job: Job, folder: Path, env: dict[str, str]) -> dict:
 
 
 def plan(notebooks: list[Path], *, out: Path, profile: str, seeds: list[int] | None, runs: int | None,
-         parameters: dict, max_epochs: int | None, max_steps: int | None = None,
+         parameters: dict, max_epochs: int | None, max_steps: int | None = None, max_batches: int | None = None,
          cache: Path | None = None) -> list[Job]:
     """One :class:`Job` per notebook and seed: ``seeds`` if given, else ``range(runs)``, else the paper's runs."""
     jobs, cache = [], cache or out / "models"
     for nb in notebooks:
         for seed in seeds if seeds is not None else range(runs or PAPER_RUNS.get(nb.stem, DEFAULT_RUNS)):
             jobs.append(Job(str(nb), seed, profile, str(out / "jobs" / nb.stem / f"seed{seed}"), str(cache),
-                            parameters, max_epochs, max_steps))
+                            parameters, max_epochs, max_steps, max_batches))
     return jobs
 
 
@@ -242,7 +246,8 @@ def gather(out: Path) -> dict:
             rows.append({**row, "ours": _mean(runs), "ours_std": _std(runs), "runs": len(runs)})
         summary["chapters"][name] = {
             "seeds": sorted(chapter["seeds"]), "profile": chapter["meta"].get("profile"),
-            "max_epochs": chapter["meta"].get("max_epochs"), "max_steps": chapter["meta"].get("max_steps"), "rows": rows,
+            "max_epochs": chapter["meta"].get("max_epochs"), "max_steps": chapter["meta"].get("max_steps"),
+            "max_batches": chapter["meta"].get("max_batches"), "rows": rows,
             "values": {k: {"mean": _mean(v), "std": _std(v), "runs": len(v)} for k, v in chapter["values"].items()},
             "cost": cost(chapter["trained"])}
     with atomic_path(out / "summary.json") as tmp:
@@ -264,10 +269,24 @@ def cost(trained: dict[int, list[dict]]) -> dict | None:
     runs = [models for models in runs if models]
     if not runs:
         return None
-    per_run = [sum(m["seconds"] / m["epochs_run"] for m in models) for models in runs]
-    full = [sum(m["seconds"] / m["epochs_run"] * m["epochs_asked"] for m in models) for models in runs]
+    per_run = [sum(_epoch_seconds(m) for m in models) for models in runs]
+    full = [sum(_epoch_seconds(m) * m["epochs_asked"] for m in models) for models in runs]
     return {"models": len(runs[0]), "seconds_per_epoch": _mean(per_run), "train_seconds": _mean(full),
             "epochs_asked": sorted({m["epochs_asked"] for models in runs for m in models})}
+
+
+def _epoch_seconds(m: dict) -> float:
+    """Seconds of one whole epoch of a logged model: an epoch cut to fewer minibatches is scaled up."""
+    whole = m.get("batches_per_epoch", 1) / m.get("batches_run", 1)
+    return m["seconds"] / m["epochs_run"] * whole
+
+
+def _commit() -> str:
+    """The repository's commit, for the job's report ("unknown" outside a git checkout)."""
+    import subprocess
+
+    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    return out.stdout.strip() or "unknown"
 
 
 def _mean(xs: list[float]) -> float:
@@ -307,14 +326,17 @@ def cost_table(summary: dict, runs: dict[str, int], speedup: float = GPU_SPEEDUP
 def summary_markdown(summary: dict) -> str:
     """The gathered jobs as Markdown: time and peak memory per job, then each chapter's rows as mean ± std."""
     profiles = sorted({r["profile"] for r in summary["jobs"]}) or ["—"]
-    lines = [f"# Runs over seeds, {' and '.join(profiles)} profile", "", "| job | status | seconds | peak RSS (MB) | epochs cap | steps cap |", "| --- | --- | --- | --- | --- | --- |"]
-    lines += [f"| {r['job']} | {r['status']} | {r['seconds']:.0f} | {r['peak_rss_mb']} | {r['max_epochs'] or '—'} "
-              f"| {r.get('max_steps') or '—'} |"
+    lines = [f"# Runs over seeds, {' and '.join(profiles)} profile", "",
+             "| job | status | seconds | peak RSS (MB) | commit | caps: epochs, batches, steps |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    lines += [f"| {r['job']} | {r['status']} | {r['seconds']:.0f} | {r['peak_rss_mb']} | {r.get('commit', '—')} | "
+              + ", ".join(str(r.get(c) or "—") for c in ("max_epochs", "max_batches", "max_steps")) + " |"
               for r in summary["jobs"]]
     if summary["failed"]:
         lines += ["", "**Failed:**", ""] + [f"- {f}" for f in summary["failed"]]
     for name, chapter in summary["chapters"].items():
         caps = [f"training at {e} epoch(s)" for e in [chapter["max_epochs"]] if e]
+        caps += [f"epochs at {b} minibatches" for b in [chapter.get("max_batches")] if b]
         caps += [f"step counts at {s}" for s in [chapter.get("max_steps")] if s]
         cap = f"; **dry run, capped: {', '.join(caps)}; not a result**" if caps else ""
         lines += ["", f"## {name}", "", f"Profile {chapter['profile']}, seeds {chapter['seeds']}{cap}.", "",
@@ -344,6 +366,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, nargs="+", help="these seeds (default: range of the paper's runs)")
     ap.add_argument("--runs", type=int, help="seeds 0 .. runs-1 for every chapter")
     ap.add_argument("--max-epochs", type=int, help="cap every model's training (a dry run: flagged on every page)")
+    ap.add_argument("--max-batches", type=int, help="end every training epoch after this many minibatches (a dry "
+                    "run: the cost table scales the seconds up to whole epochs)")
     ap.add_argument("--max-steps", type=int, help="cap every other count of repetitions: importance samples, "
                     "sampler and optimiser steps, bootstrap resamples (a dry run: flagged on every page)")
     ap.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
@@ -358,7 +382,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", help="the model cache the jobs share (default: <out>/models)")
     ap.add_argument("--gather-only", action="store_true", help="only merge the jobs already under --out")
     args = ap.parse_args(argv)
-    for flag, value in (("--max-epochs", args.max_epochs), ("--max-steps", args.max_steps)):
+    for flag, value in (("--max-epochs", args.max_epochs), ("--max-batches", args.max_batches),
+                        ("--max-steps", args.max_steps)):
         if value is not None and value < 1:
             ap.error(f"{flag} {value}: give a whole number >= 1")
     out = Path(args.out).resolve()
@@ -368,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"no such notebook: {', '.join(missing)}")
         jobs = plan(paths, out=out, profile=args.profile, seeds=args.seeds, runs=args.runs,
                     parameters=dict(parse_parameter(p) for p in args.parameter), max_epochs=args.max_epochs,
-                    max_steps=args.max_steps, cache=Path(args.cache).resolve() if args.cache else None)
+                    max_steps=args.max_steps, max_batches=args.max_batches, cache=Path(args.cache).resolve() if args.cache else None)
         out.mkdir(parents=True, exist_ok=True)
         # The plan adds to the one already in --out: re-running only the jobs that failed keeps the others' results.
         planned = {j["name"]: j for j in (json.loads((out / "jobs.json").read_text()) if (out / "jobs.json").exists() else [])}

@@ -28,10 +28,12 @@ from vaebook.results import read_file  # noqa: E402
 from vaebook.scorecard import SEEDS_FILE  # noqa: E402
 
 
-def count(out: Path) -> dict:
-    """Each claim of every chapter that ran: in how many of its seeds it holds."""
+def count(out: Path, only: set[str] | None = None) -> dict:
+    """Each claim of every chapter that ran (of ``only``, if given): in how many of its seeds it holds."""
     chapters = {}
     for chapter, claims in CLAIMS.items():
+        if only is not None and chapter not in only:
+            continue
         values = {}
         for path in sorted(out.glob(f"jobs/{chapter}/seed*/job.json")):
             report = json.loads(path.read_text())
@@ -63,16 +65,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(ROOT / "_build" / "seeds"))
     ap.add_argument("--cache", default=str(ROOT / "_build" / "models"), help="the book's model cache (seed 0)")
     ap.add_argument("--write", default=str(SEEDS_FILE), help="where the committed summary goes")
+    ap.add_argument("--count-only", action="store_true", help="count the jobs already under --out; run nothing")
+    ap.add_argument("--commit", help="the commit the jobs ran on (default: their reports', else this checkout's)")
     args = ap.parse_args(argv)
     notebooks = args.notebooks or [str(ROOT / "notebooks" / f"{c}.ipynb") for c in CLAIMS]
     out = Path(args.out).resolve()
-    rc = run_full.main([*notebooks, "--out", str(out), "--profile", "fast", "--runs", str(args.runs),
-                        "--cache", str(Path(args.cache).resolve()), "--parallel", str(args.parallel)])
-    chapters = count(out)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    rc = 0 if args.count_only else run_full.main([*notebooks, "--out", str(out), "--profile", "fast", "--runs",
+                                                  str(args.runs), "--cache", str(Path(args.cache).resolve()),
+                                                  "--parallel", str(args.parallel)])
+    chapters = count(out, {Path(nb).stem for nb in notebooks})  # old jobs of other chapters under --out: not counted
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     dirty = subprocess.run(["git", "status", "--porcelain", "--", "vaebook", "notebooks"], cwd=ROOT,
                            capture_output=True, text=True).stdout.strip()
-    ran = {"commit": commit + ("+local changes" if dirty else ""), "date": datetime.date.today().isoformat()}
+    here = head + ("+local changes" if dirty and not args.count_only else "")
+
+    def ran(chapter: str) -> dict:
+        reported = {json.loads(p.read_text()).get("commit") for p in out.glob(f"jobs/{chapter}/seed*/job.json")}
+        commit = args.commit or (reported.pop() if len(reported) == 1 and None not in reported else here)
+        return {"commit": commit, "date": datetime.date.today().isoformat()}
+
     # Chapters run now replace their old counts; the others keep theirs, with the commit and date they ran on.
     old = json.loads(Path(args.write).read_text()) if Path(args.write).exists() else {}
     if old.get("runs") != args.runs or old.get("profile") != "fast":
@@ -80,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     old_ran = old.get("ran") or {c: {"commit": old["commit"], "date": old["date"]} for c in old.get("chapters", {})}
     summary = {"profile": "fast", "runs": args.runs,
                "chapters": {**old.get("chapters", {}), **chapters},
-               "ran": {**old_ran, **{c: ran for c in chapters}}}
+               "ran": {**old_ran, **{c: ran(c) for c in chapters}}}
     with atomic_path(args.write) as tmp:
         tmp.write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n")
     for chapter, rows in chapters.items():

@@ -164,7 +164,7 @@ def _results(chapter):
         pytest.fail(f"{path} is missing: build the book first (make book)")
     blob = json.loads(path.read_text())
     assert blob["meta"]["profile"] == "fast", "claims are checked on the fast build"
-    assert not (blob["meta"].get("max_epochs") or blob["meta"].get("max_steps")), \
+    assert not any(blob["meta"].get(cap) for cap in ("max_epochs", "max_batches", "max_steps")), \
         f"{chapter} was a dry run (training or step counts capped): its numbers are no result"
     return blob["values"]
 

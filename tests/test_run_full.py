@@ -112,7 +112,7 @@ def test_a_smoke_sized_full_profile_run(chapter, tmp_path):
     out = tmp_path / "full"
     parameters = [arg for name, value in TINY_FULL[chapter].items() for arg in ("-p", name, json.dumps(value))]
     rc = run_full.main([str(ROOT / "notebooks" / f"{chapter}.ipynb"), "--out", str(out), "--seeds", "0",
-                        "--max-epochs", "1", "--max-steps", "2", *parameters])
+                        "--max-epochs", "1", "--max-batches", "20", "--max-steps", "2", *parameters])
     summary = json.loads((out / "summary.json").read_text())
     assert rc == 0, summary["failed"]
     executed = nbformat.read(out / "jobs" / chapter / "seed0" / f"{chapter}.ipynb", as_version=4)
@@ -121,6 +121,7 @@ def test_a_smoke_sized_full_profile_run(chapter, tmp_path):
     if chapter != "00_data":
         record = summary["chapters"][chapter]
         assert record["profile"] == "full" and record["max_epochs"] == 1 and record["max_steps"] == 2
+        assert record["max_batches"] == 20
         assert all(row["profile"] == "full" for row in record["rows"])
 
 
@@ -142,3 +143,10 @@ def test_seeds_counts_each_claim_over_the_seeds_that_ran(tmp_path):
     assert mostly["held"] == 1 and mostly["known_failure"]  # 0.6 > 0.5 holds, 0.4 does not
     contrast = next(r for c, r in rows.items() if c.startswith("deep reconstructions"))
     assert contrast["held"] == 1 and contrast["seeds_held"] == [0]  # 0.6 > 0.1 + 0.3 holds; 0.4 > 0.2 + 0.3 does not
+
+
+def test_the_cost_of_an_epoch_cut_to_a_few_minibatches_is_scaled_to_a_whole_one():
+    whole = {"epochs_run": 1, "epochs_asked": 100, "seconds": 50.0}                        # logs before the cut
+    cut = {"epochs_run": 1, "epochs_asked": 100, "seconds": 2.0, "batches_run": 20, "batches_per_epoch": 500}
+    c = run_full.cost({0: [whole, cut]})
+    assert c["seconds_per_epoch"] == pytest.approx(50.0 + 50.0) and c["train_seconds"] == pytest.approx(100 * 100.0)

@@ -247,3 +247,23 @@ def test_a_bad_epochs_cap_is_named(monkeypatch, value):
     monkeypatch.setenv("VAEBOOK_MAX_EPOCHS", value)
     with pytest.raises(vb.ParameterError, match="VAEBOOK_MAX_EPOCHS"):
         vb.train_or_load("t", Shift, X, CONFIG)
+
+
+def test_a_batches_cap_cuts_every_epoch_under_its_own_key_and_logs_the_fraction(tmp_path, monkeypatch):
+    seen, w = [], nn.Parameter(torch.zeros(1))
+    vb.fit(lambda x: (seen.append(len(x)), (w * x).sum())[1], [w], torch.ones(10, 1),
+           epochs=2, batch_size=3, max_batches=2, optimizer=partial(torch.optim.SGD, lr=0.1))
+    assert seen == [3, 3, 3, 3], "two epochs of two minibatches each"
+    config = vb.FitConfig(epochs=1, batch_size=1)
+    vb.train_or_load("t", Shift, X, config)
+    log = tmp_path / "training.jsonl"
+    monkeypatch.setenv("VAEBOOK_MAX_BATCHES", "2")
+    monkeypatch.setenv("VAEBOOK_TRAINING_LOG", str(log))
+    before = Shift.calls
+    _, history = vb.train_or_load("t", Shift, X, config)
+    assert not history["from_cache"] and Shift.calls - before == 2, "a cut epoch is never the whole one, nor loaded as it"
+    (entry,) = [__import__("json").loads(line) for line in log.read_text().splitlines()]
+    assert entry["batches_run"] == 2 and entry["batches_per_epoch"] == len(X)
+    monkeypatch.setenv("VAEBOOK_MAX_BATCHES", "none")
+    with pytest.raises(vb.ParameterError, match="VAEBOOK_MAX_BATCHES"):
+        vb.train_or_load("t", Shift, X, config)

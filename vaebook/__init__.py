@@ -15,8 +15,8 @@ from .flows import AffineCoupling, Flow, FlowDistribution, Permutation, Reverse,
 from .likelihoods import Bernoulli, Categorical256, DiscretizedGaussian, Gaussian
 from .metrics import auroc, batched, logsumexp_chunked
 from .nets import MLP, ConvDecoder, ConvEncoder, ConvNets, KamoiDecoder, KamoiNets, MLPDecoder, MLPEncoder, MLPNets
-from .profiles import (ParameterError, current_profile, device, epochs_cap, param, pick, progress, seed_everything,
-                       set_profile, steps_cap)
+from .profiles import (ParameterError, batches_cap, current_profile, device, epochs_cap, param, pick, progress,
+                       seed_everything, set_profile, steps_cap)
 from .results import ResultsError, glue, read_record, read_results, record
 from .scores import KL, BitsPerDim, NegativeLogLikelihood, Score, ood_scores
 from .tables import reproduction_table, row

@@ -19,7 +19,8 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-__all__ = ["PROFILES", "ParameterError", "current_profile", "set_profile", "epochs_cap", "steps_cap", "dry_run_note",
+__all__ = ["PROFILES", "ParameterError", "current_profile", "set_profile", "epochs_cap", "batches_cap", "steps_cap",
+           "dry_run_note",
            "pick", "param", "device",
            "seed_everything", "progress", "show_progress"]
 
@@ -68,6 +69,15 @@ def epochs_cap() -> int | None:
     return _cap("VAEBOOK_MAX_EPOCHS")
 
 
+def batches_cap() -> int | None:
+    """The dry run's cap on the minibatches of every training epoch: ``$VAEBOOK_MAX_BATCHES``, or None (no cap).
+
+    With it a model on the full data trains for a few optimiser steps instead of whole passes; the training
+    log keeps the seconds per batch, from which ``scripts/run_full.py`` reckons the seconds of a full epoch.
+    """
+    return _cap("VAEBOOK_MAX_BATCHES")
+
+
 def steps_cap() -> int | None:
     """The dry run's cap on every other count of repetitions: ``$VAEBOOK_MAX_STEPS``, or None (no cap).
 
@@ -82,6 +92,7 @@ def steps_cap() -> int | None:
 def dry_run_note() -> str | None:
     """What a dry run cuts, in words (for the page, the table caption and the meta data); None outside one."""
     cuts = [f"training at {e} epoch(s) ($VAEBOOK_MAX_EPOCHS)" for e in [epochs_cap()] if e is not None]
+    cuts += [f"every epoch at {b} minibatches ($VAEBOOK_MAX_BATCHES)" for b in [batches_cap()] if b is not None]
     cuts += [f"every other step count (importance samples, sampler and optimiser steps, bootstrap resamples) at "
              f"{s} ($VAEBOOK_MAX_STEPS)" for s in [steps_cap()] if s is not None]
     return "DRY RUN, capped: " + "; ".join(cuts) if cuts else None

@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 
 from .files import atomic_path
-from .profiles import current_profile, epochs_cap, steps_cap
+from .profiles import batches_cap, current_profile, epochs_cap, steps_cap
 from .tables import COLUMNS
 
 __all__ = ["ResultsError", "book_root", "results_dir", "record", "read_results", "read_record", "read_file", "glue"]
@@ -88,7 +88,8 @@ def record(chapter: str, table=None, **values: float) -> None:
                                    f"build the table with vb.reproduction_table(...)")
             if not isinstance(row["ours"], float):
                 raise ResultsError(f"{chapter}: row {i} ({row['quantity']!r}) has ours={row['ours']!r}, not a finite number")
-    meta = {"chapter": chapter, "profile": current_profile(), "max_epochs": epochs_cap(), "max_steps": steps_cap(),
+    meta = {"chapter": chapter, "profile": current_profile(), "max_epochs": epochs_cap(), "max_batches": batches_cap(),
+            "max_steps": steps_cap(),
             "written": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
     blob = {"meta": meta, "values": clean, **({"table": rows} if rows is not None else {})}
     with atomic_path(path) as tmp:

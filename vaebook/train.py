@@ -28,7 +28,7 @@ from torch import Tensor, nn
 
 from .cache import cache_dir, code_fingerprint, code_version, fingerprint, prepare_cache, tensor_digest
 from .files import atomic_path
-from .profiles import epochs_cap, progress, seed_everything
+from .profiles import batches_cap, epochs_cap, progress, seed_everything
 
 __all__ = ["fit", "FitConfig", "train_or_load", "model_key"]
 
@@ -36,7 +36,7 @@ __all__ = ["fit", "FitConfig", "train_or_load", "model_key"]
 def fit(loss: Callable[..., Tensor], params, data: Tensor | Sequence[Tensor], *, epochs: int, batch_size: int,
         optimizer: Callable = partial(torch.optim.Adam, lr=1e-3), generator: torch.Generator | None = None,
         desc: str = "training", on_epoch: Callable[[int], None] | None = None,
-        check_every: int | None = None) -> list[float]:
+        check_every: int | None = None, max_batches: int | None = None) -> list[float]:
     """Minimise ``loss(*batch)`` over ``epochs`` passes of shuffled minibatches of ``data``.
 
     ``data`` is a tensor or a tuple of tensors of equal length (e.g. images
@@ -44,7 +44,8 @@ def fit(loss: Callable[..., Tensor], params, data: Tensor | Sequence[Tensor], *,
     e.g. ``partial(torch.optim.Adam, lr=1e-3)``. Returns the mean loss of each epoch. A NaN or infinite loss stops training with the step it happened at. Reading the loss on the
     host waits for a GPU to finish, so the step of the first bad loss is kept on the device and read every
     ``check_every`` steps and at each epoch's end (default: every step on a CPU, where reading costs
-    nothing, every 100 steps elsewhere).
+    nothing, every 100 steps elsewhere). ``max_batches`` ends every epoch after that many minibatches (a dry
+    run's cut); the epoch's loss is then the mean over the examples it saw.
     """
     data = (data,) if isinstance(data, Tensor) else tuple(data)
     n = len(data[0])
@@ -56,19 +57,22 @@ def fit(loss: Callable[..., Tensor], params, data: Tensor | Sequence[Tensor], *,
     check_every = check_every or (1 if device.type == "cpu" else 100)
     opt = optimizer(params)
     history, step, per_epoch = [], 0, -(-n // batch_size)
+    if max_batches is not None:
+        per_epoch = min(per_epoch, max_batches)
+    last = min(n, per_epoch * batch_size)  # the examples an epoch sees
     first_bad = torch.full((), -1, dtype=torch.long, device=device)  # step of the first non-finite loss
     bad_value = torch.zeros((), device=device)
     bar = progress(total=epochs * per_epoch, desc=desc)
     for epoch in range(epochs):
         order = torch.randperm(n, generator=generator).to(device, non_blocking=True)
         total = torch.zeros((), device=device)
-        for start in range(0, n, batch_size):
+        for start in range(0, last, batch_size):
             idx = order[start:start + batch_size]
             value = loss(*(d[idx] for d in data))
             v = value.detach()
             bad = ~torch.isfinite(v) & (first_bad < 0)
             first_bad, bad_value = torch.where(bad, step, first_bad), torch.where(bad, v, bad_value)
-            if (step + 1) % check_every == 0 or start + batch_size >= n:
+            if (step + 1) % check_every == 0 or start + batch_size >= last:
                 _stop_if_bad(first_bad, bad_value, per_epoch, bar)
             opt.zero_grad(set_to_none=True)
             value.backward()
@@ -76,7 +80,7 @@ def fit(loss: Callable[..., Tensor], params, data: Tensor | Sequence[Tensor], *,
             total += v * len(idx)
             step += 1
             bar.update()
-        history.append(total.item() / n)
+        history.append(total.item() / last)
         bar.set_postfix(loss=f"{history[-1]:.4g}")
         if on_epoch is not None:
             on_epoch(epoch + 1)
@@ -118,11 +122,13 @@ def _default_loss(model: nn.Module) -> Callable[..., Tensor]:
 
 
 def model_key(name: str, model: nn.Module, data: Tensor | Sequence[Tensor], config: FitConfig,
-              loss: Callable = _default_loss, on_epoch: Callable | None = None) -> str:
+              loss: Callable = _default_loss, on_epoch: Callable | None = None, max_batches: int | None = None) -> str:
     """The cache file name of a model: ``name`` and a hash of everything that defines the trained model."""
     parts = {"model": fingerprint(model), "data": fingerprint(data), "config": fingerprint(config.__dict__),
              "loss": fingerprint(loss), "on_epoch": fingerprint(on_epoch), "code": code_version(),
              "fit": code_fingerprint(fit), "default_loss": code_fingerprint(_default_loss)}
+    if max_batches is not None:  # a dry run's cut epochs: never taken for the model trained on whole ones
+        parts["max_batches"] = max_batches
     blob = json.dumps(parts, sort_keys=True)
     return f"{name}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
 
@@ -154,12 +160,13 @@ def train_or_load(name: str, build: Callable[[], nn.Module], data: Tensor | Sequ
     asked = config.epochs
     if (cap := epochs_cap()) is not None and config.epochs > cap:  # a dry run: its own key, never taken for the full model
         config = dataclasses.replace(config, epochs=cap)
+    max_batches = batches_cap()
     folder = cache_dir()
     prepare_cache(folder)
     data = (data,) if isinstance(data, Tensor) else tuple(data)
     with _own_random_state(config.seed):
         model = build()
-        key = model_key(name, model, data, config, loss, on_epoch)
+        key = model_key(name, model, data, config, loss, on_epoch, max_batches)
         path = folder / f"{key}.pt"
         if not path.exists():  # the name is a label, the hash the identity: another chapter may have trained it
             path = next(iter(sorted(folder.glob(f"*-{key.rsplit('-', 1)[1]}.pt"))), path)
@@ -184,8 +191,10 @@ def train_or_load(name: str, build: Callable[[], nn.Module], data: Tensor | Sequ
         started = time.perf_counter()
         losses = fit(loss(model), model.parameters(), data, epochs=config.epochs, batch_size=config.batch_size,
                      optimizer=config.optimizer, generator=generator, desc=desc or name,
-                     on_epoch=after_epoch if on_epoch is not None else None)
+                     on_epoch=after_epoch if on_epoch is not None else None, max_batches=max_batches)
+        per_epoch = -(-len(data[0]) // config.batch_size)
         _log_training(name=name, examples=len(data[0]), epochs_asked=asked, epochs_run=config.epochs,
+                      batches_per_epoch=per_epoch, batches_run=min(per_epoch, max_batches or per_epoch),
                       seconds=round(time.perf_counter() - started, 3))
     history = {"loss": [float(v) for v in losses], "recorded": recorded}
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
@@ -196,7 +205,8 @@ def train_or_load(name: str, build: Callable[[], nn.Module], data: Tensor | Sequ
 
 def _log_training(**entry) -> None:
     """One JSON line per trained model in ``$VAEBOOK_TRAINING_LOG``, if set: ``scripts/run_full.py`` turns the
-    dry run's lines into the cost of paper scale (seconds per epoch × the epochs each model asks for)."""
+    dry run's lines into the cost of paper scale (seconds per epoch × the epochs each model asks for; an epoch cut
+    to ``batches_run`` of its ``batches_per_epoch`` minibatches is scaled up to a whole one)."""
     if path := os.environ.get("VAEBOOK_TRAINING_LOG"):
         with open(path, "a") as f:  # one short write per line: lines of parallel writers do not interleave
             f.write(json.dumps(entry) + "\n")
