@@ -34,6 +34,9 @@ def test_good_parameters_and_profile_values():
     assert vb.param("d", 3, float, low=0) == 3.0 and isinstance(vb.param("d", 3, float), float)
     assert vb.param("dims", (3,), [int]) == [3]
     assert vb.param("seed", 0, int, low=0) == 0
+    # a digit is a choice, and 0 is one (the full profile's grid of held-out digits failed on it: found by make full-dry)
+    assert vb.param("held_out", 0, int, choices=range(10)) == 0
+    assert vb.param("grid_digits", list(range(10)), [int], choices=range(10)) == list(range(10))
     assert vb.param("flag", False, bool) is False
     with pytest.raises(ParameterError, match="parameter x is None"):
         vb.param("x", None, int)

@@ -98,7 +98,7 @@ TINY_FULL = {
     "05_probabilistic_autoencoder": {"n_train": 400, "n_val": 64, "n_test": 64, "n_samples": 100},
     "06_distribution_matching": {"n_train": 500, "sweep_dims": [2], "mc_samples": 500, "num_z": 1000,
                                  "synthetic_dims": [1, 10], "synthetic_runs": 1},
-    "07_novel_examples": {"n_train": 500, "n_test": 200, "grid_depths": [1], "grid_widths": [50], "grid_digits": [9],
+    "07_novel_examples": {"n_train": 500, "n_test": 200, "grid_depths": [1], "grid_widths": [50], "grid_digits": [0],
                           "grid_n_train": 300},
 }
 

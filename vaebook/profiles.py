@@ -164,7 +164,7 @@ def param(name: str, value, kind, *, low=None, above=None, choices=None, contain
     profile's value from ``smoke=``, ``fast=``, ``full=``.
 
     ``kind`` is ``int``, ``float``, ``bool``, ``str``, or ``[int]`` / ``[float]`` for a non-empty list of them.
-    Integers must be ``>= low`` (default 1: sizes, epochs, dimensions), numbers ``>= low`` or ``> above``
+    Integers must be ``>= low`` (default 1: sizes, epochs, dimensions; none when ``choices`` are given), numbers ``>= low`` or ``> above``
     when given; values one of ``choices`` when given; a list must hold every element of ``contains``. A value that breaks
     a rule raises :class:`ParameterError` naming the parameter and what it takes, before anything is
     trained, cached or recorded. ``steps=True`` marks a count of repetitions that a dry run cuts
@@ -179,7 +179,7 @@ def param(name: str, value, kind, *, low=None, above=None, choices=None, contain
         value = default
     is_list = isinstance(kind, list)
     item = kind[0] if is_list else kind
-    if low is None and above is None and item is int:
+    if low is None and above is None and choices is None and item is int:  # the choices say what may be 0
         low = 1
     rule = (_KIND_NAMES[item][is_list] + (f" >= {low}" if low is not None else "")
             + (f" > {above}" if above is not None else "") + (f" in {list(choices)}" if choices else ""))
