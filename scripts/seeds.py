@@ -88,10 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     old = json.loads(Path(args.write).read_text()) if Path(args.write).exists() else {}
     if old.get("runs") != args.runs or old.get("profile") != "fast":
         old = {}
-    old_ran = old.get("ran") or {c: {"commit": old["commit"], "date": old["date"]} for c in old.get("chapters", {})}
     summary = {"profile": "fast", "runs": args.runs,
                "chapters": {**old.get("chapters", {}), **chapters},
-               "ran": {**old_ran, **{c: ran(c) for c in chapters}}}
+               "ran": {**old.get("ran", {}), **{c: ran(c) for c in chapters}}}
     with atomic_path(args.write) as tmp:
         tmp.write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n")
     for chapter, rows in chapters.items():

@@ -41,8 +41,8 @@ def test_claim_seeds_shows_each_claim_with_its_count_and_verdict(tmp_path):
     rows = [{"claim": "a holds", "held": 3, "runs": 3, "seeds_held": [0, 1, 2], "known_failure": False},
             {"claim": "b wobbles", "held": 2, "runs": 3, "seeds_held": [0, 2], "known_failure": False},
             {"claim": "c is known to fail", "held": 0, "runs": 3, "seeds_held": [], "known_failure": True}]
-    path.write_text(json.dumps({"commit": "abc1234", "profile": "fast", "runs": 3, "date": "2026-11-22",
-                                "chapters": {"07_novel_examples": rows}}))
+    path.write_text(json.dumps({"profile": "fast", "runs": 3, "chapters": {"07_novel_examples": rows},
+                                "ran": {"07_novel_examples": {"commit": "abc1234", "date": "2026-11-22"}}}))
     html = vb.scorecard.claim_seeds("07_novel_examples", path).to_html()
     assert "2 of 3 seeds" in html and "fragile" in html and "robust" in html and "known failure" in html
     assert "abc1234" in html and "2026-11-22" in html

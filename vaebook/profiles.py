@@ -20,9 +20,7 @@ import numpy as np
 import torch
 
 __all__ = ["PROFILES", "ParameterError", "current_profile", "set_profile", "epochs_cap", "batches_cap", "steps_cap",
-           "dry_run_note",
-           "pick", "param", "device",
-           "seed_everything", "progress", "show_progress"]
+           "dry_run_note", "pick", "param", "device", "seed_everything", "progress", "show_progress"]
 
 PROFILES = ("smoke", "fast", "full")
 T = TypeVar("T")
@@ -164,8 +162,8 @@ def param(name: str, value, kind, *, low=None, above=None, choices=None, contain
     profile's value from ``smoke=``, ``fast=``, ``full=``.
 
     ``kind`` is ``int``, ``float``, ``bool``, ``str``, or ``[int]`` / ``[float]`` for a non-empty list of them.
-    Integers must be ``>= low`` (default 1: sizes, epochs, dimensions; none when ``choices`` are given), numbers ``>= low`` or ``> above``
-    when given; values one of ``choices`` when given; a list must hold every element of ``contains``. A value that breaks
+    Integers must be ``>= low`` (default 1: sizes, epochs, dimensions; none when ``choices`` are given),
+    numbers ``>= low`` or ``> above`` when given; values one of ``choices`` when given; a list must hold every element of ``contains``. A value that breaks
     a rule raises :class:`ParameterError` naming the parameter and what it takes, before anything is
     trained, cached or recorded. ``steps=True`` marks a count of repetitions that a dry run cuts
     (:func:`steps_cap`); the check applies to the value before the cut.

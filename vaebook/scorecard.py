@@ -104,12 +104,12 @@ def claim_seeds(chapter: str | None = None, path: Path | None = None):
                            "verdict": verdict(r)} for r in rows])
     if chapter is not None:
         table = table.drop(columns="chapter")
-    ran = blob.get("ran") or {c: {"commit": blob["commit"], "date": blob["date"]} for c in chapters}
-    shown = sorted({r["chapter"] for r in rows})
     runs = {}
-    for c in shown:  # chapters re-run alone (scripts/seeds.py NOTEBOOK) carry their own commit
-        runs.setdefault((ran[c]["commit"], ran[c]["date"]), []).append(c[:2].lstrip("0") or "0")
-    where = "; ".join(f"commit {commit} on {date}" + (f" (chapter{'s' * (len(cs) > 1)} {', '.join(cs)})" if len(runs) > 1 else "")
+    for c in sorted({r["chapter"] for r in rows}):  # chapters re-run alone (seeds.py NOTEBOOK) carry their own commit
+        ran = blob["ran"][c]
+        runs.setdefault((ran["commit"], ran["date"]), []).append(c[:2].lstrip("0") or "0")
+    where = "; ".join(f"commit {commit} on {date}"
+                      + (f" (chapter{'s' * (len(cs) > 1)} {', '.join(cs)})" if len(runs) > 1 else "")
                       for (commit, date), cs in runs.items())
     caption = (f"{blob['profile']} profile, seeds 0–{blob['runs'] - 1}, run at {where} (make seeds); the chapters' "
                "pages are seed 0 of the current build.")
