@@ -6,12 +6,13 @@ from . import runtime
 
 runtime.prepare()  # OpenMP settings must be in place before torch loads (see vaebook.runtime)
 
-from . import (aggregate, baselines, cache, data, flows, frechet, likelihoods, metrics, negative,
+from . import (aae, aggregate, baselines, cache, data, flows, frechet, likelihoods, metrics, negative,
                optimal_decoder, pae, plot, ratio, scorecard, scores, tables, widgets)
 from .data import DataError, ImageSet, load, to_tensor
 from .distributions import (GaussianMixture, GeneralizedGaussianMixture, GeneralizedNormal, PixelCategorical,
                             QuantizedNormal, ShiftedNormal, StandardNormal, two_mode_means)
-from .flows import AffineCoupling, Flow, FlowDistribution, Permutation, Reverse, realnvp
+from .flows import (ActNorm, AffineCoupling, ChannelMix, ConvCoupling, Flow, FlowDistribution, ImageFlow, Permutation,
+                    Reverse, dequantize, realnvp)
 from .likelihoods import Bernoulli, Categorical256, DiscretizedGaussian, Gaussian
 from .metrics import auroc, batched, logsumexp_chunked
 from .nets import MLP, ConvDecoder, ConvEncoder, ConvNets, KamoiDecoder, KamoiNets, MLPDecoder, MLPEncoder, MLPNets

@@ -13,6 +13,7 @@ Used in: chapter 2 (topology mismatch), chapter 5 and 8 (the PAE's latent flow),
 """
 from __future__ import annotations
 
+import math
 from typing import Callable, Sequence
 
 import torch
@@ -21,8 +22,8 @@ from torch.distributions import Distribution, constraints
 
 from .nets import MLP
 
-__all__ = ["AffineCoupling", "Reverse", "Permutation", "Flow", "FlowDistribution", "realnvp", "forward_through",
-           "inverse_through"]
+__all__ = ["AffineCoupling", "ActNorm", "ConvCoupling", "ChannelMix", "Reverse", "Permutation", "Flow", "FlowDistribution",
+           "ImageFlow", "realnvp", "dequantize", "squeeze", "unsqueeze", "forward_through", "inverse_through"]
 
 
 def forward_through(transforms: Sequence[nn.Module], x: Tensor) -> tuple[Tensor, Tensor]:
@@ -71,6 +72,103 @@ class AffineCoupling(nn.Module):
         y_a, y_b = y[..., :self.d], y[..., self.d:]
         s, t = self._st(y_a)
         return torch.cat([y_a, (y_b - t) * (-s).exp()], -1)
+
+
+class ActNorm(nn.Module):
+    """Glow's activation normalisation: a learned shift and scale per feature, y = (x − loc)·exp(log_scale),
+    ``ladj`` = Σ log_scale. :meth:`from_data` starts it at the data's mean and standard deviation (Glow's
+    data-dependent initialisation), so the flow's first layer already whitens each feature, however small its
+    spread (the black background of dequantized images: σ ≈ 0.001)."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.loc, self.log_scale = nn.Parameter(torch.zeros(dim)), nn.Parameter(torch.zeros(dim))
+
+    @classmethod
+    @torch.no_grad()
+    def from_data(cls, x: Tensor, per_feature: bool = True) -> "ActNorm":
+        """Start at the mean and standard deviation of ``x`` ``(N, D)``: of each feature, or (``per_feature=False``,
+        Glow's per-channel statistics for one channel) of all features together."""
+        norm = cls(x.shape[-1])
+        loc, std = (x.mean(0), x.std(0)) if per_feature else (x.mean(), x.std())
+        norm.loc.copy_(loc)
+        norm.log_scale.copy_(-std.clamp(min=1e-6).log())
+        return norm
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        return (x - self.loc) * self.log_scale.exp(), self.log_scale.sum().expand(x.shape[:-1])
+
+    def inverse(self, y: Tensor) -> Tensor:
+        return y * (-self.log_scale).exp() + self.loc
+
+
+def squeeze(x: Tensor, shape: Sequence[int]) -> Tensor:
+    """Flattened images ``(B, C·H·W)`` of ``shape`` (C, H, W) to ``(B, 4C, H/2, W/2)``: each 2×2 patch becomes 4 channels."""
+    c, h, w = shape
+    return x.reshape(-1, c, h // 2, 2, w // 2, 2).permute(0, 1, 3, 5, 2, 4).reshape(-1, 4 * c, h // 2, w // 2)
+
+
+def unsqueeze(y: Tensor, shape: Sequence[int]) -> Tensor:
+    """The inverse of :func:`squeeze`: back to flattened images ``(B, C·H·W)``."""
+    c, h, w = shape
+    return y.reshape(-1, c, 2, 2, h // 2, w // 2).permute(0, 1, 4, 2, 5, 3).reshape(-1, c * h * w)
+
+
+class ConvCoupling(nn.Module):
+    """Glow's affine coupling on images: on the squeezed image (:func:`squeeze`), half of the channels (the first,
+    or with ``flip`` the second) pass unchanged and a small convolutional net of them scales and shifts the other
+    half (``tanh``-bounded log-scale, started at the identity). Takes and returns flattened images, so it composes
+    with every other transform here."""
+
+    def __init__(self, shape: Sequence[int], hidden: int = 16, flip: bool = False):
+        super().__init__()
+        c, h, w = shape
+        if h % 2 or w % 2:
+            raise ValueError(f"ConvCoupling(shape={tuple(shape)}): height and width must be even to squeeze")
+        self.shape, self.flip, self.half = tuple(shape), flip, 2 * c
+        self.net = nn.Sequential(nn.Conv2d(2 * c, hidden, 3, padding=1), nn.ReLU(), nn.Conv2d(hidden, hidden, 1), nn.ReLU(),
+                                 nn.Conv2d(hidden, 4 * c, 3, padding=1))
+        nn.init.zeros_(self.net[-1].weight)  # start at the identity
+        nn.init.zeros_(self.net[-1].bias)
+
+    def _split(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        h = squeeze(x, self.shape)
+        a, b = h[:, :self.half], h[:, self.half:]
+        return (b, a) if self.flip else (a, b)
+
+    def _join(self, a: Tensor, b: Tensor) -> Tensor:
+        return unsqueeze(torch.cat([b, a] if self.flip else [a, b], 1), self.shape)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        a, b = self._split(x)
+        s, t = self.net(a).chunk(2, 1)
+        s = torch.tanh(s)
+        return self._join(a, b * s.exp() + t), s.flatten(1).sum(-1)
+
+    def inverse(self, y: Tensor) -> Tensor:
+        a, b = self._split(y)
+        s, t = self.net(a).chunk(2, 1)
+        return self._join(a, (b - t) * (-torch.tanh(s)).exp())
+
+
+class ChannelMix(nn.Module):
+    """A fixed 1×1 convolution of the squeezed image's channels by a random rotation (Glow learns this matrix): ``ladj``
+    = (H/2)(W/2)·log|det W|, zero up to rounding. Takes and returns flattened images of ``shape``."""
+
+    def __init__(self, shape: Sequence[int], generator: torch.Generator | None = None):
+        super().__init__()
+        self.shape = tuple(shape)
+        q, _ = torch.linalg.qr(torch.randn(4 * shape[0], 4 * shape[0], generator=generator))
+        self.register_buffer("weight", q)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        y = torch.einsum("ij,bjhw->bihw", self.weight, squeeze(x, self.shape))
+        positions = self.shape[1] * self.shape[2] // 4
+        return unsqueeze(y, self.shape), (positions * torch.linalg.slogdet(self.weight)[1]).expand(x.shape[:-1])
+
+    def inverse(self, y: Tensor) -> Tensor:
+        w_inv = torch.linalg.inv(self.weight)
+        return unsqueeze(torch.einsum("ij,bjhw->bihw", w_inv, squeeze(y, self.shape)), self.shape)
 
 
 class Permutation(nn.Module):
@@ -143,12 +241,55 @@ class Flow(nn.Module):
         super().__init__()
         self.transforms, self.base = nn.ModuleList(transforms), base
 
-    def forward(self) -> FlowDistribution:
-        return FlowDistribution(self.transforms, self.base())
+    def forward(self, component: Tensor | None = None) -> FlowDistribution:
+        """p(x); with ``component`` labels ``(B,)``, each example's density under its own prior component
+        (Kamoi & Kobayashi train a mixture-prior flow so, as the VAEs of :class:`vaebook.VAE`)."""
+        return FlowDistribution(self.transforms, self.base() if component is None else self.base(component))
 
-    def loss(self, x: Tensor) -> Tensor:
+    def loss(self, x: Tensor, component: Tensor | None = None) -> Tensor:
         """Mean negative log-likelihood of a batch: the training loss."""
-        return -self().log_prob(x).mean()
+        return -self(component).log_prob(x).mean()
+
+
+def dequantize(x: Tensor) -> Tensor:
+    """8-bit values in [0, 1] made continuous: (255·x + u)/256 with u ~ U[0, 1) per value (Theis et al. 2016)."""
+    return (x * 255 + torch.rand_like(x)) / 256
+
+
+class ImageFlow(nn.Module):
+    r"""A :class:`Flow` over 8-bit images ``(B, C, H, W)`` in [0, 1]: each image is dequantized, flattened and
+    centred (x̃ − ½), and its log-likelihood is given for the discrete data, in nats per image,
+
+    .. math:: \log P(x) \ge \mathbb{E}_u \log p(\tilde x) - D \log 256,
+
+    one draw of u per call, so it is comparable with a discrete VAE's log-likelihood (Kamoi & Kobayashi's
+    Table 1 sets Glow beside VAEs so)."""
+
+    def __init__(self, flow: Flow):
+        super().__init__()
+        self.flow = flow
+
+    @classmethod
+    def glow(cls, images: Tensor, base: nn.Module, *, steps: int = 8, hidden: int = 16,
+             generator: torch.Generator | None = None) -> "ImageFlow":
+        """A small Glow-like flow for ``images`` ``(N, C, H, W)`` (they set the shape and the first layer's start),
+        after Kamoi & Kobayashi's App. B: an :class:`ActNorm` started at the images' overall mean and spread, then
+        ``steps`` × (:class:`ChannelMix`, :class:`ConvCoupling` of ``hidden`` channels, alternating halves) on the
+        once-squeezed image, no multi-scale split, and a random permutation of all dimensions at the end (their
+        Listing 1: the latent has no spatial layout, so a prior's mode axis is no particular pixel)."""
+        shape, dim = tuple(images.shape[1:]), images[0].numel()
+        transforms: list[nn.Module] = [ActNorm.from_data(images.flatten(1) - 0.5, per_feature=False)]
+        for k in range(steps):
+            transforms += [ChannelMix(shape, generator), ConvCoupling(shape, hidden, flip=k % 2 == 1)]
+        transforms.append(Permutation.random(dim, generator))
+        return cls(Flow(transforms, base).to(images.device))
+
+    def log_likelihood(self, x: Tensor, component: Tensor | None = None) -> Tensor:
+        x_t = dequantize(x).flatten(1) - 0.5
+        return self.flow(component).log_prob(x_t) - x_t.shape[1] * math.log(256)
+
+    def loss(self, x: Tensor, component: Tensor | None = None) -> Tensor:
+        return -self.log_likelihood(x, component).mean()
 
 
 def realnvp(dim: int, base: nn.Module, *, layers: int = 4, hidden: Sequence[int] = (64, 64),
