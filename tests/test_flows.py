@@ -111,7 +111,8 @@ def test_flow_scores_each_example_under_its_own_component():
 
 def test_image_flow_gives_the_discrete_log_likelihood_in_nats():
     images = torch.randint(0, 256, (6, 1, 4, 4)).float() / 255
-    flow = vb.ImageFlow.glow(images, vb.StandardNormal(16), steps=2, hidden=4, generator=torch.Generator().manual_seed(0))
+    flow = vb.ImageFlow.glow(images, vb.StandardNormal(16), steps=2, hidden=4,
+                             generator=torch.Generator().manual_seed(0))
     norm = flow.flow.transforms[0]  # the ActNorm, started at the images' overall mean and spread
     torch.testing.assert_close(norm.loc, torch.full((16,), (images - 0.5).mean().item()))
     torch.manual_seed(1)
@@ -120,7 +121,7 @@ def test_image_flow_gives_the_discrete_log_likelihood_in_nats():
     x_t = vb.dequantize(images).flatten(1) - 0.5
     want = flow.flow().log_prob(x_t) - 16 * math.log(256)
     torch.testing.assert_close(got, want)
-    # a uniform density on the 256 levels of each pixel gives −16·log 256 exactly; a flow that concentrates does better
+    # dequantizing keeps each value in its own bin: floor(256·x̃) is the 8-bit level
     assert ((vb.dequantize(images) * 256).floor() == (images * 255).round()).all()
     with pytest.raises(ValueError, match="even"):
         flows.ConvCoupling((1, 5, 4))

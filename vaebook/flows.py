@@ -22,8 +22,9 @@ from torch.distributions import Distribution, constraints
 
 from .nets import MLP
 
-__all__ = ["AffineCoupling", "ActNorm", "ConvCoupling", "ChannelMix", "Reverse", "Permutation", "Flow", "FlowDistribution",
-           "ImageFlow", "realnvp", "dequantize", "squeeze", "unsqueeze", "forward_through", "inverse_through"]
+__all__ = ["AffineCoupling", "ActNorm", "ConvCoupling", "ChannelMix", "Reverse", "Permutation", "Flow",
+           "FlowDistribution", "ImageFlow", "realnvp", "dequantize", "squeeze", "unsqueeze", "forward_through",
+           "inverse_through"]
 
 
 def forward_through(transforms: Sequence[nn.Module], x: Tensor) -> tuple[Tensor, Tensor]:
@@ -103,7 +104,8 @@ class ActNorm(nn.Module):
 
 
 def squeeze(x: Tensor, shape: Sequence[int]) -> Tensor:
-    """Flattened images ``(B, C·H·W)`` of ``shape`` (C, H, W) to ``(B, 4C, H/2, W/2)``: each 2×2 patch becomes 4 channels."""
+    """Flattened images ``(B, C·H·W)`` of ``shape`` (C, H, W) to ``(B, 4C, H/2, W/2)``: each 2×2 patch becomes
+    4 channels."""
     c, h, w = shape
     return x.reshape(-1, c, h // 2, 2, w // 2, 2).permute(0, 1, 3, 5, 2, 4).reshape(-1, 4 * c, h // 2, w // 2)
 
@@ -126,7 +128,8 @@ class ConvCoupling(nn.Module):
         if h % 2 or w % 2:
             raise ValueError(f"ConvCoupling(shape={tuple(shape)}): height and width must be even to squeeze")
         self.shape, self.flip, self.half = tuple(shape), flip, 2 * c
-        self.net = nn.Sequential(nn.Conv2d(2 * c, hidden, 3, padding=1), nn.ReLU(), nn.Conv2d(hidden, hidden, 1), nn.ReLU(),
+        self.net = nn.Sequential(nn.Conv2d(2 * c, hidden, 3, padding=1), nn.ReLU(),
+                                 nn.Conv2d(hidden, hidden, 1), nn.ReLU(),
                                  nn.Conv2d(hidden, 4 * c, 3, padding=1))
         nn.init.zeros_(self.net[-1].weight)  # start at the identity
         nn.init.zeros_(self.net[-1].bias)
@@ -152,8 +155,8 @@ class ConvCoupling(nn.Module):
 
 
 class ChannelMix(nn.Module):
-    """A fixed 1×1 convolution of the squeezed image's channels by a random rotation (Glow learns this matrix): ``ladj``
-    = (H/2)(W/2)·log|det W|, zero up to rounding. Takes and returns flattened images of ``shape``."""
+    """A fixed 1×1 convolution of the squeezed image's channels by a random rotation (Glow learns this matrix):
+    ``ladj`` = (H/2)(W/2)·log|det W|, zero up to rounding. Takes and returns flattened images of ``shape``."""
 
     def __init__(self, shape: Sequence[int], generator: torch.Generator | None = None):
         super().__init__()
