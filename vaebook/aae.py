@@ -15,7 +15,7 @@ Its loss is one scalar,
 whose gradients are, network by network, those of the usual alternating updates (one simultaneous step on
 the same batch, as chapter 4's adversarial negatives): the discriminator sees the codes as constants (z̄),
 the encoder sees a frozen discriminator and gets the non-saturating generator loss. The terms are not
-weighted (Rosca et al. App. I follow Makhzani et al. there).
+weighted (Rosca et al. App. K follow Makhzani et al. there).
 
 Rosca et al. §5.1 and Fig. 5: with no per-image KL, nothing keeps a Gaussian q(z|x) wide, so its variance
 collapses and the AAE spreads its codes over every latent, where a VAE switches unused latents off.

@@ -77,9 +77,10 @@ class AffineCoupling(nn.Module):
 
 class ActNorm(nn.Module):
     """Glow's activation normalisation: a learned shift and scale per feature, y = (x − loc)·exp(log_scale),
-    ``ladj`` = Σ log_scale. :meth:`from_data` starts it at the data's mean and standard deviation (Glow's
-    data-dependent initialisation), so the flow's first layer already whitens each feature, however small its
-    spread (the black background of dequantized images: σ ≈ 0.001)."""
+    ``ladj`` = Σ log_scale. :meth:`from_data` starts it at the data's overall mean and spread (Glow's
+    data-dependent start, per channel: here one channel). Not per pixel: a pixel that is black in every training
+    image would start with a spread of the dequantization noise alone (σ ≈ 0.001) and make any image with ink
+    there, an outlier or not, hugely unlikely (chapter 3 found this)."""
 
     def __init__(self, dim: int):
         super().__init__()
@@ -87,13 +88,11 @@ class ActNorm(nn.Module):
 
     @classmethod
     @torch.no_grad()
-    def from_data(cls, x: Tensor, per_feature: bool = True) -> "ActNorm":
-        """Start at the mean and standard deviation of ``x`` ``(N, D)``: of each feature, or (``per_feature=False``,
-        Glow's per-channel statistics for one channel) of all features together."""
+    def from_data(cls, x: Tensor) -> "ActNorm":
+        """Start at the mean and standard deviation of all the values of ``x`` ``(N, D)`` together."""
         norm = cls(x.shape[-1])
-        loc, std = (x.mean(0), x.std(0)) if per_feature else (x.mean(), x.std())
-        norm.loc.copy_(loc)
-        norm.log_scale.copy_(-std.clamp(min=1e-6).log())
+        norm.loc.fill_(x.mean().item())
+        norm.log_scale.fill_(-math.log(max(x.std().item(), 1e-6)))
         return norm
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -281,7 +280,7 @@ class ImageFlow(nn.Module):
         once-squeezed image, no multi-scale split, and a random permutation of all dimensions at the end (their
         Listing 1: the latent has no spatial layout, so a prior's mode axis is no particular pixel)."""
         shape, dim = tuple(images.shape[1:]), images[0].numel()
-        transforms: list[nn.Module] = [ActNorm.from_data(images.flatten(1) - 0.5, per_feature=False)]
+        transforms: list[nn.Module] = [ActNorm.from_data(images.flatten(1) - 0.5)]
         for k in range(steps):
             transforms += [ChannelMix(shape, generator), ConvCoupling(shape, hidden, flip=k % 2 == 1)]
         transforms.append(Permutation.random(dim, generator))
