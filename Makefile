@@ -75,6 +75,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/train_throughput.py
 	$(BIN)/python bench/cpu_contention.py
 	$(BIN)/python bench/quadratic_memory.py
+	$(BIN)/python bench/gpu_step.py --steps 10
 
 # Kernel hangs: every smoke notebook 30 times in a row, counting cells whose reply came late.
 stress: $(STAMP)

@@ -32,7 +32,7 @@ import sys
 import time
 import traceback
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,10 +54,12 @@ PAPER_RUNS = {
     "08_ood_benchmark": 3,
 }
 DEFAULT_RUNS = 3
-# How much faster one GPU trains the book's models than this 2-core CPU. An assumption, not a measurement: no GPU
-# has been lent to this project (the tool library's `device` says so). Small VAEs on 28×28 images at batch 50-64
-# are bound by kernel launches on a GPU, so the gain is far below the gap in peak FLOPs; 20× is a middle guess.
-# `--gpu-speedup` replaces it; the cost table scales with it.
+# How much faster one GPU trains the book's models than the 2-core development CPU: what the cost table assumes for
+# the models a dry run trained on a CPU. An assumption, not a measurement. Small VAEs on 28×28 images at batch 50-100
+# are bound by kernel launches on a GPU, so the gain is far below the gap in peak FLOPs; 20× is a middle guess. The
+# one GPU lent so far (an H100, 2026-11-22) measured nothing of it: submitit hid the GPU from the local jobs, which
+# trained on its CPU (fixed since, see _submit). A dry run on a GPU logs `"device": "cuda"` for every model, and the
+# table takes those seconds as they are; `bench/gpu_step.py` times one step of each kind of model in one call.
 GPU_SPEEDUP = 20.0
 
 
@@ -74,6 +76,7 @@ class Job:
     max_steps: int | None = None
     max_batches: int | None = None
     timeout_s: int = 24 * 3600
+    gpu: int | None = None  # a local job's GPU (None: leave CUDA_VISIBLE_DEVICES as the worker found it)
 
     @property
     def name(self) -> str:
@@ -94,6 +97,8 @@ def run_job(job: Job) -> dict:
         env["VAEBOOK_MAX_STEPS"] = str(job.max_steps)
     if job.max_batches is not None:
         env["VAEBOOK_MAX_BATCHES"] = str(job.max_batches)
+    if job.gpu is not None:
+        env["CUDA_VISIBLE_DEVICES"] = str(job.gpu)
     with _own_environment():  # a job run in this process (--cluster debug) leaves its caller's environment alone
         return _run(job, folder, env)
 
@@ -126,7 +131,7 @@ def _run(job: Job, folder: Path, env: dict[str, str]) -> dict:
         pm.execute_notebook(str(notebook), str(running), parameters={"profile": job.profile, "seed": job.seed,
                                                                       **job.parameters},
                             cwd=str(notebook.parent), kernel_name="python3", progress_bar=False,
-                            execution_timeout=job.timeout_s)
+                            execution_timeout=job.timeout_s, start_timeout=300)  # a busy machine starts kernels slowly
         os.replace(running, folder / notebook.name)
     except pm.PapermillExecutionError as e:
         error = f"{e.ename}: {e.evalue} (cell {e.exec_count})"
@@ -135,7 +140,7 @@ def _run(job: Job, folder: Path, env: dict[str, str]) -> dict:
     finally:
         running.unlink(missing_ok=True)
     report = {"job": job.name, "notebook": notebook.stem, "seed": job.seed, "profile": job.profile,
-              "max_epochs": job.max_epochs, "max_batches": job.max_batches, "max_steps": job.max_steps,
+              "max_epochs": job.max_epochs, "max_batches": job.max_batches, "max_steps": job.max_steps, "gpu": job.gpu,
               "commit": _commit(), "parameters": job.parameters, "status": "failed" if error else "ok",
               "error": error, "seconds": round(time.time() - started, 1),
               # the kernel is this process's child: its peak resident memory, in MB (Linux reports KB)
@@ -183,19 +188,37 @@ def _submit(submitit, jobs: list[Job], *, out: Path, cluster: str, parallel: int
         for job, handle in zip(jobs, handles):
             _report(job, handle)
         return
-    # Local processes: `parallel` jobs in flight, the next one started as soon as one ends, sharing the cores.
+    # Local processes: `parallel` jobs in flight, the next one started as soon as one ends, sharing the cores and
+    # the GPUs. submitit starts a local worker with CUDA_VISIBLE_DEVICES="" (no GPU); each job names its own, the
+    # GPU with the fewest jobs on it, for its notebook's kernel.
     from vaebook import runtime
 
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, runtime.usable_cpus() // parallel)))
-    pending, running = list(jobs), []
+    gpus, pending, running = local_gpus(), list(jobs), []
     while pending or running:
         while pending and len(running) < parallel:
-            job = pending.pop(0)
+            job = replace(pending.pop(0), gpu=least_busy(gpus, [j.gpu for j, _ in running]))
             running.append((job, executor.submit(run_job, job)))
         time.sleep(1)
         for job, handle in [pair for pair in running if pair[1].done()]:
             running.remove((job, handle))
             _report(job, handle)
+
+
+def local_gpus() -> list[int]:
+    """The GPUs local jobs may use: those in ``$CUDA_VISIBLE_DEVICES`` if it is set, else every GPU torch sees."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return [int(k) for k in visible.split(",") if k.strip().isdigit()]
+    import torch
+
+    return list(range(torch.cuda.device_count()))
+
+
+def least_busy(gpus: list[int], in_use: list[int]) -> int | None:
+    """The GPU of ``gpus`` that the fewest running jobs use (``in_use``: their GPUs), the first on ties; None
+    without GPUs."""
+    return min(gpus, key=in_use.count) if gpus else None
 
 
 def _report(job: Job, handle) -> None:
@@ -271,8 +294,11 @@ def cost(trained: dict[int, list[dict]]) -> dict | None:
         return None
     per_run = [sum(_epoch_seconds(m) for m in models) for models in runs]
     full = [sum(_epoch_seconds(m) * m["epochs_asked"] for m in models) for models in runs]
+    # where the models trained (logs before the device was recorded came from CPUs): "cuda" only if all did
+    devices = {m.get("device", "cpu").split(":")[0] for models in runs for m in models}
     return {"models": len(runs[0]), "seconds_per_epoch": _mean(per_run), "train_seconds": _mean(full),
-            "epochs_asked": sorted({m["epochs_asked"] for models in runs for m in models})}
+            "epochs_asked": sorted({m["epochs_asked"] for models in runs for m in models}),
+            "device": devices.pop() if len(devices) == 1 else "mixed"}
 
 
 def _epoch_seconds(m: dict) -> float:
@@ -299,27 +325,31 @@ def _std(xs: list[float]) -> float:
 
 
 def cost_table(summary: dict, runs: dict[str, int], speedup: float = GPU_SPEEDUP) -> list[str]:
-    """Markdown rows: per chapter, this CPU's seconds per epoch (all its models), the epochs and runs of the
-    paper, and the training hours they imply, here and on GPUs (``speedup`` × faster), 1 GPU and 8 through the
-    fan-out (jobs placed longest first on the least busy GPU)."""
-    lines = [f"| chapter | models | s/epoch here | epochs (paper) | runs | CPU hours here | GPU hours at {speedup:g}× |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
-    jobs = []
+    """Markdown rows: per chapter, the seconds per epoch (all its models) on the device they trained on, the epochs
+    and runs of the paper, and the training hours they imply there and on GPUs, 1 GPU and 8 through the fan-out
+    (jobs placed longest first on the least busy GPU). Seconds measured on a GPU are GPU seconds; seconds measured
+    on a CPU become GPU seconds at the assumed ``speedup``."""
+    lines = ["| chapter | models | trained on | s/epoch | epochs (paper) | runs | hours there | GPU hours |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    jobs, assumed = [], False
     for name, chapter in summary["chapters"].items():
         if not (c := chapter.get("cost")):
             continue
-        n = runs.get(name, DEFAULT_RUNS)
+        n, device = runs.get(name, DEFAULT_RUNS), c.get("device", "cpu")
         hours = c["train_seconds"] / 3600
-        jobs += [hours / speedup] * n
-        lines.append(f"| {name} | {c['models']} | {c['seconds_per_epoch']:.1f} | "
-                     f"{', '.join(map(str, c['epochs_asked']))} | {n} | {hours * n:.1f} | {hours * n / speedup:.2f} |")
+        gpu_hours = hours if device == "cuda" else hours / speedup
+        assumed |= device != "cuda"
+        jobs += [gpu_hours] * n
+        lines.append(f"| {name} | {c['models']} | {device} | {c['seconds_per_epoch']:.1f} | "
+                     f"{', '.join(map(str, c['epochs_asked']))} | {n} | {hours * n:.1f} | {gpu_hours * n:.2f} |")
     gpus = [0.0] * 8
     for hours in sorted(jobs, reverse=True):
         gpus[gpus.index(min(gpus))] += hours
     lines += ["", f"Training every chapter for the paper's epochs and runs: {sum(jobs):.1f} GPU hours on 1 GPU, "
               f"{max(gpus):.1f} h of wall-clock time on 8 GPUs through the fan-out (one job per chapter and seed). "
-              f"The GPU speed-up of {speedup:g}× is an assumption (no GPU was available to measure it); "
-              "scoring and plotting are not counted."]
+              + (f"Rows trained on a CPU count at an assumed GPU speed-up of {speedup:g}× (not a measurement); "
+                 if assumed else "Every row was measured on a GPU; ")
+              + "scoring and plotting are not counted."]
     return lines
 
 

@@ -1,4 +1,5 @@
-"""The throughput benchmark's loops run and train the same model the same way."""
+"""The benchmarks run: the throughput loops train the same model the same way, the quadratic-memory and GPU-step
+benchmarks run and report."""
 import sys
 from pathlib import Path
 
@@ -26,3 +27,21 @@ def test_the_quadratic_memory_benchmark_runs_and_reports_both_metrics():
     out = subprocess.run([sys.executable, str(bench_file), "--n", "600", "--m", "1500", "--dim", "4"],
                          capture_output=True, text=True, check=True).stdout
     assert "marginal_kl" in out and "optimal_decoder" in out and out.count("below the 4 GB target") == 2
+
+
+def test_the_gpu_step_benchmark_builds_every_model_and_restores_the_settings():
+    import gpu_step
+
+    before = (torch.distributions.Distribution._validate_args, torch.backends.cudnn.benchmark)
+    with gpu_step.variant("no-validate"):
+        assert not torch.distributions.Distribution._validate_args and not torch.backends.cudnn.benchmark
+    with gpu_step.variant("cudnn-benchmark"):
+        assert torch.backends.cudnn.benchmark and torch.distributions.Distribution._validate_args
+    assert (torch.distributions.Distribution._validate_args, torch.backends.cudnn.benchmark) == before
+    cpu = torch.device("cpu")
+    for name, (build, data, batch_size) in gpu_step.models(cpu).items():
+        loss = build().loss(*(d[:2] for d in data))  # every kind of model the full profile trains, one tiny batch
+        assert loss.shape == () and torch.isfinite(loss), name
+    build, data, batch_size = gpu_step.models(cpu)["ch7 MLP"]
+    assert gpu_step.ms_per_step(build, data, batch_size, 2, 1, gpu_step.with_fit, cpu) > 0
+    assert gpu_step.syncs_per_step(build, data, batch_size, cpu) is None  # counted on CUDA only

@@ -28,11 +28,11 @@ vb.record("tiny", table=vb.reproduction_table([row], model="none", data="none"),
 '''
 
 
-def _notebook(path: Path) -> Path:
+def _notebook(path: Path, code: str = TINY) -> Path:
     nb = nbformat.v4.new_notebook()
     params = nbformat.v4.new_code_cell("profile = None\nseed = 0")
     params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell(TINY)]
+    nb.cells = [params, nbformat.v4.new_code_cell(code)]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, path)
     return path
@@ -151,3 +151,42 @@ def test_the_cost_of_an_epoch_cut_to_a_few_minibatches_is_scaled_to_a_whole_one(
     cut = {"epochs_run": 1, "epochs_asked": 100, "seconds": 2.0, "batches_run": 20, "batches_per_epoch": 500}
     c = run_full.cost({0: [whole, cut]})
     assert c["seconds_per_epoch"] == pytest.approx(50.0 + 50.0) and c["train_seconds"] == pytest.approx(100 * 100.0)
+
+
+def test_least_busy_spreads_local_jobs_over_the_gpus():
+    assert run_full.least_busy([], [None, None]) is None
+    assert run_full.least_busy([0, 1], []) == 0
+    assert run_full.least_busy([0, 1], [0]) == 1
+    assert run_full.least_busy([0, 1], [0, 1, 1]) == 0
+    assert run_full.least_busy([2, 3], [2]) == 3  # the ids of $CUDA_VISIBLE_DEVICES, not positions
+
+
+def test_local_jobs_see_a_gpu_each(tmp_path, monkeypatch):
+    # submitit starts a local worker with CUDA_VISIBLE_DEVICES="" (no GPU): on an H100 the full-profile jobs ran on
+    # its CPU until each job named its own GPU. Two GPUs are pretended here; each notebook records what it saw.
+    pytest.importorskip("submitit")
+    monkeypatch.setattr(run_full, "local_gpus", lambda: [0, 1])
+    nb = tmp_path / "gpu.ipynb"
+    _notebook(nb, '''
+import os
+import vaebook as vb
+vb.set_profile(profile)
+vb.record("gpu", gpu=float(os.environ["CUDA_VISIBLE_DEVICES"] or -1))
+''')
+    out = tmp_path / "full"
+    assert run_full.main([str(nb), "--out", str(out), "--profile", "smoke", "--seeds", "0", "1", "--parallel", "2"]) == 0
+    seen = sorted(json.loads((out / "jobs" / "gpu" / f"seed{s}" / "results" / "gpu.json").read_text())["values"]["gpu"]
+                  for s in (0, 1))
+    assert seen == [0.0, 1.0], f"two jobs at once should each have had a GPU of their own, saw {seen}"
+    assert {json.loads((out / "jobs" / "gpu" / f"seed{s}" / "job.json").read_text())["gpu"] for s in (0, 1)} == {0, 1}
+
+
+def test_the_cost_table_takes_gpu_seconds_as_they_are_and_scales_cpu_seconds():
+    epoch = {"epochs_run": 1, "epochs_asked": 100, "seconds": 36.0}
+    summary = {"chapters": {"on_gpu": {"cost": run_full.cost({0: [{**epoch, "device": "cuda:0"}]})},
+                            "on_cpu": {"cost": run_full.cost({0: [epoch]})}}}  # an old log: no device, a CPU's
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ") for line in run_full.cost_table(summary, {}, 20.0)
+            if line.startswith("| on_")}
+    assert rows["on_gpu"][2] == "cuda" and rows["on_cpu"][2] == "cpu"
+    # 100 epochs of 36 s = 1 h per run, 3 runs: 3 GPU hours measured, 3 CPU hours = 0.15 GPU hours at 20×
+    assert rows["on_gpu"][-1] == "3.00 |" and rows["on_cpu"][-1] == "0.15 |"

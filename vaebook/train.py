@@ -193,8 +193,9 @@ def train_or_load(name: str, build: Callable[[], nn.Module], data: Tensor | Sequ
                      optimizer=config.optimizer, generator=generator, desc=desc or name,
                      on_epoch=after_epoch if on_epoch is not None else None, max_batches=max_batches)
         per_epoch = -(-len(data[0]) // config.batch_size)
-        _log_training(name=name, examples=len(data[0]), epochs_asked=asked, epochs_run=config.epochs,
-                      batches_per_epoch=per_epoch, batches_run=min(per_epoch, max_batches or per_epoch),
+        _log_training(name=name, device=str(data[0].device), examples=len(data[0]), epochs_asked=asked,
+                      epochs_run=config.epochs, batches_per_epoch=per_epoch,
+                      batches_run=min(per_epoch, max_batches or per_epoch),
                       seconds=round(time.perf_counter() - started, 3))
     history = {"loss": [float(v) for v in losses], "recorded": recorded}
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
@@ -206,7 +207,8 @@ def train_or_load(name: str, build: Callable[[], nn.Module], data: Tensor | Sequ
 def _log_training(**entry) -> None:
     """One JSON line per trained model in ``$VAEBOOK_TRAINING_LOG``, if set: ``scripts/run_full.py`` turns the
     dry run's lines into the cost of paper scale (seconds per epoch × the epochs each model asks for; an epoch cut
-    to ``batches_run`` of its ``batches_per_epoch`` minibatches is scaled up to a whole one)."""
+    to ``batches_run`` of its ``batches_per_epoch`` minibatches is scaled up to a whole one). ``device`` says where
+    the model trained, so that seconds measured on a CPU are never read as a GPU's."""
     if path := os.environ.get("VAEBOOK_TRAINING_LOG"):
         with open(path, "a") as f:  # one short write per line: lines of parallel writers do not interleave
             f.write(json.dumps(entry) + "\n")
