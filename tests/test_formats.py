@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 import vaebook.data as data
-from vaebook.formats import DataError, read_cifar10, read_idx, read_omniglot_zip, read_svhn_mat, write_idx
+from vaebook.formats import (DataError, read_cifar10, read_idx, read_omniglot_zip, read_svhn_mat, write_cifar10, write_idx,
+                             write_svhn_mat)
 
 rng = np.random.default_rng(0)
 
@@ -78,6 +79,13 @@ def test_download_checks_md5_and_writes_atomically(tmp_path, monkeypatch):
     path = data.download("mnist", "t10k-images-idx3-ubyte.gz")
     np.testing.assert_array_equal(read_idx(path), x)
     assert [p.name for p in (root / "mnist").iterdir()] == ["t10k-images-idx3-ubyte.gz"]
+
+
+def test_a_data_folder_that_cannot_be_written_is_a_clear_error(tmp_path, monkeypatch):
+    (tmp_path / "not-a-folder").write_text("")  # (root writes to read-only folders; a file cannot hold one)
+    monkeypatch.setenv("VAEBOOK_DATA", str(tmp_path / "not-a-folder"))
+    with pytest.raises(DataError, match=r"cannot write to .*not-a-folder/cifar10 .* set VAEBOOK_DATA to a folder you can"):
+        data.download("cifar10", "cifar-10-python.tar.gz")
 
 
 def test_mnist_like_loader_reads_official_names(tmp_path, monkeypatch):
@@ -157,24 +165,28 @@ def _cifar_archive(path, batches):
 
 
 def test_cifar10_batches(tmp_path):
-    batches = {}
-    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        batches[name] = {b"data": rng.integers(0, 256, (2, 3072), dtype=np.uint8), b"labels": [3, 7]}
-    _cifar_archive(tmp_path / "cifar-10-python.tar.gz", batches)
+    batches = {name: (rng.integers(0, 256, (2, 32, 32, 3), dtype=np.uint8), [3, 7])
+               for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]}
+    write_cifar10(tmp_path / "cifar-10-python.tar.gz", batches)
+    with tarfile.open(tmp_path / "cifar-10-python.tar.gz") as tf:  # the official layout: channel by channel
+        raw = pickle.loads(tf.extractfile("cifar-10-batches-py/test_batch").read())
+    np.testing.assert_array_equal(raw[b"data"][0, :1024], batches["test_batch"][0][0, :, :, 0].ravel())
     x, y = read_cifar10(tmp_path / "cifar-10-python.tar.gz", "test")
     assert x.shape == (2, 32, 32, 3) and list(y) == [3, 7]
-    np.testing.assert_array_equal(x[0, :, :, 0].ravel(), batches["test_batch"][b"data"][0, :1024])
+    np.testing.assert_array_equal(x, batches["test_batch"][0])
     assert read_cifar10(tmp_path / "cifar-10-python.tar.gz", "train")[0].shape == (10, 32, 32, 3)
 
 
 def test_svhn_mat(tmp_path):
-    from scipy.io import savemat
+    from scipy.io import loadmat
 
-    X = rng.integers(0, 256, (32, 32, 3, 4), dtype=np.uint8)
-    savemat(tmp_path / "test_32x32.mat", {"X": X, "y": np.array([[10], [1], [2], [10]], np.uint8)})
-    x, y = read_svhn_mat(tmp_path / "test_32x32.mat")
-    assert x.shape == (4, 32, 32, 3) and list(y) == [0, 1, 2, 0]
-    np.testing.assert_array_equal(x[1], X[..., 1])
+    x = rng.integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    write_svhn_mat(tmp_path / "test_32x32.mat", x, [0, 1, 2, 0])
+    raw = loadmat(tmp_path / "test_32x32.mat")  # the official layout: (32, 32, 3, N), digit 0 as label 10
+    assert raw["X"].shape == (32, 32, 3, 4) and raw["y"].ravel().tolist() == [10, 1, 2, 10]
+    x_read, y = read_svhn_mat(tmp_path / "test_32x32.mat")
+    assert x_read.shape == (4, 32, 32, 3) and list(y) == [0, 1, 2, 0]
+    np.testing.assert_array_equal(x_read, x)
     (tmp_path / "bad.mat").write_bytes(b"not a mat file at all")
     with pytest.raises(DataError, match=r"bad.mat is corrupt or not the official SVHN file"):
         read_svhn_mat(tmp_path / "bad.mat")

@@ -25,3 +25,17 @@ def test_rosca_encoder_maps():
     convs = [m for m in enc.features if isinstance(m, torch.nn.Conv2d)]
     assert [c.out_channels for c in convs] == [8, 16, 32, 64, 64] and [c.stride[0] for c in convs] == [2, 1, 2, 1, 2]
     assert vb.ConvDecoder(10).linear.out_features == 3136
+
+
+@pytest.mark.parametrize("likelihood", [vb.Bernoulli(), vb.Gaussian(), vb.DiscretizedGaussian()],
+                         ids=lambda l: type(l).__name__)
+def test_the_colour_nets_give_each_likelihood_its_numbers_per_colour_channel(likelihood):
+    enc, dec = vb.DCGANNets()(100, likelihood.decoder_outputs)
+    vae = vb.VAE(vb.Encoder(enc), vb.Decoder(dec, likelihood), vb.StandardNormal(100))
+    x = torch.rand(4, 3, 32, 32)
+    assert vae.decoder(vae.encoder(x).rsample()).event_shape == (3, 32, 32)
+    elbo = vae.elbo(x)
+    assert elbo.shape == (4,) and torch.isfinite(elbo).all()
+    elbo.sum().backward()
+    convs = [m for m in enc.features if isinstance(m, torch.nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [32, 64, 128] and {c.kernel_size for c in convs} == {(4, 4)}

@@ -189,7 +189,11 @@ def download(name: str, filename: str, root: Path | None = None, timeout: float 
     """
     md5, mirrors = REMOTE[name][filename]
     folder = (root or data_root()) / name
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # a read-only data folder (a shared copy): say where the file must go instead
+        raise DataError(f"Could not download {filename} for {name}: cannot write to {folder} ({e.strerror}). Put the "
+                        f"official file (MD5 {md5}) there by hand, or set VAEBOOK_DATA to a folder you can write to.") from e
     target, errors = folder / filename, []
     for mirror in mirrors:
         try:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DataError", "read_idx", "read_idx_bytes", "write_idx", "read_omniglot_zip", "read_cifar10",
-           "read_svhn_mat", "read_npz"]
+__all__ = ["DataError", "read_idx", "read_idx_bytes", "write_idx", "read_omniglot_zip", "read_cifar10", "write_cifar10",
+           "read_svhn_mat", "write_svhn_mat", "read_npz"]
 
 
 class DataError(RuntimeError):
@@ -154,6 +154,29 @@ def read_cifar10(path: str | Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     except (tarfile.TarError, OSError, EOFError, zlib.error, pickle.UnpicklingError) as e:
         raise DataError(f"{path} is corrupt, truncated or not the official CIFAR-10 archive ({e}). Delete it and download it again.") from e
     return np.concatenate(xs), np.concatenate(ys)
+
+
+def write_cifar10(path: str | Path, batches: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+    """Write a ``cifar-10-python.tar.gz`` as the official one is laid out: one pickled dict per batch
+    (``data``: ``(N, 3072)`` uint8, channel by channel; ``labels``: a list) under ``cifar-10-batches-py/``.
+    ``batches`` maps a batch's name (``data_batch_1`` … ``data_batch_5``, ``test_batch``) to images
+    ``(N, 32, 32, 3)`` and labels. Used by the tests."""
+    with tarfile.open(path, "w:gz") as tf:
+        for name, (x, y) in batches.items():
+            data = np.ascontiguousarray(np.asarray(x, np.uint8).transpose(0, 3, 1, 2)).reshape(len(x), -1)
+            blob = pickle.dumps({b"data": data, b"labels": [int(v) for v in y]})
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = len(blob)
+            tf.addfile(info, io.BytesIO(blob))
+
+
+def write_svhn_mat(path: str | Path, x: np.ndarray, y: np.ndarray) -> None:
+    """Write SVHN's cropped-digit ``.mat`` layout: ``X`` ``(32, 32, 3, N)`` uint8, ``y`` ``(N, 1)`` with digit 0
+    as label 10. Used by the tests."""
+    from scipy.io import savemat
+
+    labels = np.where(np.asarray(y) == 0, 10, y).astype(np.uint8).reshape(-1, 1)
+    savemat(path, {"X": np.asarray(x, np.uint8).transpose(1, 2, 3, 0), "y": labels})
 
 
 def read_svhn_mat(path: str | Path) -> tuple[np.ndarray, np.ndarray]:

@@ -1,4 +1,4 @@
-"""Plain ``nn.Module`` networks for 28×28 images. They map tensors to tensors; what the numbers mean
+"""Plain ``nn.Module`` networks for 28×28 grey images (and :class:`DCGANNets` for 32×32 colour ones). They map tensors to tensors; what the numbers mean
 (posterior parameters, likelihood parameters) is decided by :mod:`vaebook.vae`.
 
 Used in: every chapter that trains a VAE or an autoencoder.
@@ -11,7 +11,8 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
-__all__ = ["MLP", "MLPEncoder", "MLPDecoder", "ConvEncoder", "ConvDecoder", "MLPNets", "ConvNets", "KamoiDecoder", "KamoiNets"]
+__all__ = ["MLP", "MLPEncoder", "MLPDecoder", "ConvEncoder", "ConvDecoder", "MLPNets", "ConvNets", "KamoiDecoder", "KamoiNets",
+           "DCGANEncoder", "DCGANDecoder", "DCGANNets"]
 
 
 class MLP(nn.Sequential):
@@ -152,3 +153,49 @@ class ConvNets:
 
     def __repr__(self) -> str:
         return "ConvNets()"
+
+
+class DCGANEncoder(nn.Module):
+    """The negative-sampling paper's encoder for 32×32 colour images (its App. A.2): "DCGAN-style" 4×4
+    convolutions of stride 2 with batch norm and ReLU, 32, 64 and 128 maps (32 -> 16 -> 8 -> 4), then a linear
+    layer to ``out``."""
+
+    def __init__(self, out: int, in_channels: int = 3):
+        super().__init__()
+        layers, c = [], in_channels
+        for m in (32, 64, 128):
+            layers += [nn.Conv2d(c, m, 4, 2, padding=1), nn.BatchNorm2d(m), nn.ReLU()]
+            c = m
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(128 * 4 * 4, out)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.features(x).flatten(1))
+
+
+class DCGANDecoder(nn.Module):
+    """The paper's decoder for 32×32 colour images: linear to 128×4×4, then 4×4 transposed convolutions of
+    stride 2 with batch norm and ReLU, 128 and 64 maps (4 -> 8 -> 16), and a last one to ``channels``
+    (4 -> ... -> 32). The paper lists the decoder's filters as "128, 64, 1"; we read the last as the
+    likelihood's outputs per colour channel (3 for a Bernoulli or Gaussian mean)."""
+
+    def __init__(self, latent_dim: int, channels: int = 3):
+        super().__init__()
+        self.linear = nn.Linear(latent_dim, 128 * 4 * 4)
+        block = lambda i, o: [nn.ConvTranspose2d(i, o, 4, 2, padding=1), nn.BatchNorm2d(o), nn.ReLU()]
+        self.net = nn.Sequential(nn.ReLU(), *block(128, 128), *block(128, 64),
+                                 nn.ConvTranspose2d(64, channels, 4, 2, padding=1))
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.net(self.linear(z).view(-1, 128, 4, 4))
+
+
+class DCGANNets:
+    """The negative-sampling paper's nets for 32×32 colour images (:class:`DCGANEncoder`,
+    :class:`DCGANDecoder`): ``(B, 3, 32, 32)`` in, ``(B, 3 · outputs, 32, 32)`` out."""
+
+    def __call__(self, latent_dim: int, params: int) -> tuple[nn.Module, nn.Module]:
+        return DCGANEncoder(2 * latent_dim), DCGANDecoder(latent_dim, 3 * params)
+
+    def __repr__(self) -> str:
+        return "DCGANNets()"
