@@ -15,7 +15,8 @@ from .flows import (ActNorm, AffineCoupling, ChannelMix, ConvCoupling, Flow, Flo
                     Reverse, dequantize, realnvp)
 from .likelihoods import Bernoulli, Categorical256, DiscretizedGaussian, Gaussian
 from .metrics import auroc, batched, logsumexp_chunked
-from .nets import (MLP, ConvDecoder, ConvEncoder, ConvNets, DCGANDecoder, DCGANEncoder, DCGANNets, KamoiDecoder, KamoiNets,
+from .nets import (MLP, ConvDecoder, ConvEncoder, ConvNets, DCGANDecoder, DCGANEncoder, DCGANNets, KamoiColourDecoder,
+                   KamoiColourNets, KamoiDecoder, KamoiNets,
                    MLPDecoder, MLPEncoder, MLPNets)
 from .profiles import (ParameterError, batches_cap, current_profile, device, epochs_cap, param, pick, progress,
                        seed_everything, set_profile, steps_cap)

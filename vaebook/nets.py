@@ -12,7 +12,8 @@ import torch
 from torch import Tensor, nn
 
 __all__ = ["MLP", "MLPEncoder", "MLPDecoder", "ConvEncoder", "ConvDecoder", "MLPNets", "ConvNets", "KamoiDecoder", "KamoiNets",
-           "DCGANEncoder", "DCGANDecoder", "DCGANNets"]
+           "DCGANEncoder", "DCGANDecoder", "DCGANNets",
+           "KamoiColourDecoder", "KamoiColourNets"]
 
 
 class MLP(nn.Sequential):
@@ -59,16 +60,17 @@ class ConvEncoder(nn.Module):
     left out so that a test image's score never depends on its batch.
     """
 
-    def __init__(self, out: int, in_channels: int = 1, width: int = 1, batch_norm: bool = False):
+    def __init__(self, out: int, in_channels: int = 1, width: int = 1, batch_norm: bool = False, padding: int = 2,
+                 size: int = 28):
         super().__init__()
         maps, strides, layers, c = [8, 16, 32, 64, 64], [2, 1, 2, 1, 2], [], in_channels
         for m, s in zip(maps, strides):
-            layers.append(nn.Conv2d(c, m * width, 5, s, padding=2))
+            layers.append(nn.Conv2d(c, m * width, 5, s, padding=padding))
             layers += [nn.BatchNorm2d(m * width)] if batch_norm else []
             layers.append(nn.LeakyReLU(0.2))
-            c = m * width
-        self.features = nn.Sequential(*layers)  # 28 -> 14 -> 14 -> 7 -> 7 -> 4
-        self.head = nn.Linear(c * 4 * 4, out)
+            c, size = m * width, (size + 2 * padding - 5) // s + 1
+        self.features = nn.Sequential(*layers)  # 28 -> 14 -> 14 -> 7 -> 7 -> 4 (padding 2); 32 -> 15 -> 13 -> 6 -> 4 -> 1 (padding 1)
+        self.head = nn.Linear(c * size * size, out)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.features(x).flatten(1))
@@ -124,6 +126,34 @@ class KamoiNets:
 
     def __repr__(self) -> str:
         return "KamoiNets()"
+
+
+class KamoiColourDecoder(nn.Module):
+    """Kamoi & Kobayashi App. B, Table 3(b), for 32×32 colour images: the latent as a 1×1 map, then 4×4 transposed
+    convolutions with batch norm and ReLU (64 maps stride 1, no padding: 1 -> 4; 32 and 32 maps stride 2: 4 -> 8 -> 16)
+    and a last one to ``channels`` (256 logits for each of the 3 colours: 16 -> 32)."""
+
+    def __init__(self, latent_dim: int, channels: int = 3 * 256):
+        super().__init__()
+        block = lambda i, o, s, p: [nn.ConvTranspose2d(i, o, 4, s, padding=p), nn.BatchNorm2d(o), nn.ReLU()]
+        self.net = nn.Sequential(*block(latent_dim, 64, 1, 0), *block(64, 32, 2, 1), *block(32, 32, 2, 1),
+                                 nn.ConvTranspose2d(32, channels, 4, 2, padding=1))
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.net(z[:, :, None, None])
+
+
+class KamoiColourNets:
+    """Kamoi & Kobayashi App. B, Table 3, for CIFAR-10 and SVHN: their encoder (five 5×5 convolutions, Rosca's maps
+    and strides, padding 1 as printed, which leaves a 1×1 map; with batch norm as in their Table 2) and
+    :class:`KamoiColourDecoder`."""
+
+    def __call__(self, latent_dim: int, params: int) -> tuple[nn.Module, nn.Module]:
+        return (ConvEncoder(2 * latent_dim, in_channels=3, batch_norm=True, padding=1, size=32),
+                KamoiColourDecoder(latent_dim, 3 * params))
+
+    def __repr__(self) -> str:
+        return "KamoiColourNets()"
 
 
 class MLPNets:
