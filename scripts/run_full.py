@@ -299,11 +299,14 @@ def cost(trained: dict[int, list[dict]]) -> dict | None:
     runs = [models for models in runs if models]
     if not runs:
         return None
+    on_gpu = lambda m: m.get("device", "cpu").startswith("cuda")  # logs before the device was recorded: CPUs
     per_run = [sum(_epoch_seconds(m) for m in models) for models in runs]
-    full = [sum(_epoch_seconds(m) * m["epochs_asked"] for m in models) for models in runs]
-    # where the models trained (logs before the device was recorded came from CPUs): "cuda" only if all did
-    devices = {m.get("device", "cpu").split(":")[0] for models in runs for m in models}
-    return {"models": len(runs[0]), "seconds_per_epoch": _mean(per_run), "train_seconds": _mean(full),
+    full = {kind: [sum(_epoch_seconds(m) * m["epochs_asked"] for m in models if on_gpu(m) == (kind == "cuda"))
+                   for models in runs] for kind in ("cuda", "cpu")}
+    devices = {"cuda" if on_gpu(m) else "cpu" for models in runs for m in models}
+    return {"models": len(runs[0]), "seconds_per_epoch": _mean(per_run),
+            "train_seconds": _mean(full["cuda"]) + _mean(full["cpu"]),
+            "train_seconds_cuda": _mean(full["cuda"]), "train_seconds_cpu": _mean(full["cpu"]),
             "epochs_asked": sorted({m["epochs_asked"] for models in runs for m in models}),
             "device": devices.pop() if len(devices) == 1 else "mixed"}
 
@@ -344,7 +347,10 @@ def cost_table(summary: dict, runs: dict[str, int], speedup: float = GPU_SPEEDUP
             continue
         n, device = runs.get(name, DEFAULT_RUNS), c.get("device", "cpu")
         hours = c["train_seconds"] / 3600
-        gpu_hours = hours if device == "cuda" else hours / speedup
+        # seconds measured on a GPU count as they are, a CPU's at the assumed speed-up (a summary written before the
+        # split by device has only train_seconds, all of it from the one device named)
+        on_gpu = c.get("train_seconds_cuda", c["train_seconds"] if device == "cuda" else 0.0)
+        gpu_hours = (on_gpu + (c["train_seconds"] - on_gpu) / speedup) / 3600
         assumed |= device != "cuda"
         jobs += [gpu_hours] * n
         lines.append(f"| {name} | {c['models']} | {device} | {c['seconds_per_epoch']:.1f} | "

@@ -248,9 +248,10 @@ vb.record("gpu", gpu=float(os.environ["CUDA_VISIBLE_DEVICES"] or -1))
 def test_the_cost_table_takes_gpu_seconds_as_they_are_and_scales_cpu_seconds():
     epoch = {"epochs_run": 1, "epochs_asked": 100, "seconds": 36.0}
     summary = {"chapters": {"on_gpu": {"cost": run_full.cost({0: [{**epoch, "device": "cuda:0"}]})},
-                            "on_cpu": {"cost": run_full.cost({0: [epoch]})}}}  # an old log: no device, a CPU's
+                            "on_cpu": {"cost": run_full.cost({0: [epoch]})},  # an old log: no device, a CPU's
+                            "on_both": {"cost": run_full.cost({0: [{**epoch, "device": "cuda:0"}, {**epoch, "device": "cpu"}]})}}}
     rows = {line.split(" | ")[0].strip("| "): line.split(" | ") for line in run_full.cost_table(summary, {}, 20.0)
             if line.startswith("| on_")}
-    assert rows["on_gpu"][2] == "cuda" and rows["on_cpu"][2] == "cpu"
-    # 100 epochs of 36 s = 1 h per run, 3 runs: 3 GPU hours measured, 3 CPU hours = 0.15 GPU hours at 20×
-    assert rows["on_gpu"][-1] == "3.00 |" and rows["on_cpu"][-1] == "0.15 |"
+    assert rows["on_gpu"][2] == "cuda" and rows["on_cpu"][2] == "cpu" and rows["on_both"][2] == "mixed"
+    # 100 epochs of 36 s = 1 h per run, 3 runs: 3 GPU hours measured, 3 CPU hours = 0.15 GPU hours at 20×; both: 3.15
+    assert rows["on_gpu"][-1] == "3.00 |" and rows["on_cpu"][-1] == "0.15 |" and rows["on_both"][-1] == "3.15 |"
