@@ -87,3 +87,18 @@ def test_kamoi_toy_data_statistics():
         assert abs(xs[:, 0].var() - 0.5) < 0.02 and abs(xs[:, 1:].var(0).mean() - 1.0) < 0.02
     o = data.ood_gaussian(100000, 2, generator=g)
     assert abs(o.var() - 0.01) < 0.001
+
+
+def test_an_optional_section_gets_its_sets_or_the_reason_it_cannot(tmp_path, monkeypatch):
+    sets, why = vb.load_optional(True, {"MNIST": ("mnist", "test", 5)}, profile="fast")
+    assert why is None and len(sets["MNIST"]) == 5
+    assert vb.load_optional(False, {"MNIST": ("mnist", "test", 5)}, profile="fast") == (
+        {}, "the fast profile does not run it (set colour = True; the full profile does)")
+
+    def offline(name, filename, *args, **kwargs):
+        raise vb.DataError(f"Could not download {filename} for {name}: no network\nPut the file there by hand")
+
+    monkeypatch.setenv("VAEBOOK_DATA", str(tmp_path))
+    monkeypatch.setattr(vb.data, "download", offline)
+    sets, why = vb.load_optional(True, {"CIFAR-10": ("cifar10", "test", None)}, profile="full")
+    assert sets == {} and why == "its data could not be read: Could not download cifar-10-python.tar.gz for cifar10: no network"

@@ -8,7 +8,7 @@ runtime.prepare()  # OpenMP settings must be in place before torch loads (see va
 
 from . import (aae, aggregate, baselines, cache, data, flows, frechet, likelihoods, metrics, negative,
                optimal_decoder, pae, plot, ratio, scorecard, scores, tables, widgets)
-from .data import DataError, ImageSet, load, to_tensor
+from .data import DataError, ImageSet, load, load_optional, to_tensor
 from .distributions import (GaussianMixture, GeneralizedGaussianMixture, GeneralizedNormal, PixelCategorical,
                             QuantizedNormal, ShiftedNormal, StandardNormal, two_mode_means)
 from .flows import (ActNorm, AffineCoupling, ChannelMix, ConvCoupling, Flow, FlowDistribution, ImageFlow, Permutation,

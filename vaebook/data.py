@@ -32,7 +32,7 @@ from .files import atomic_path
 from .formats import DataError, read_cifar10, read_idx, read_idx_bytes, read_npz, read_omniglot_zip, read_svhn_mat
 from .profiles import current_profile
 
-__all__ = ["ImageSet", "DataError", "DATASETS", "data_root", "load", "download", "bundle_info",
+__all__ = ["ImageSet", "DataError", "DATASETS", "data_root", "load", "load_optional", "download", "bundle_info",
            "to_tensor", "hflip", "vflip", "two_gaussians", "ood_gaussian"]
 
 BUNDLE = Path(__file__).parent / "bundle" / "subsets.npz"
@@ -350,6 +350,21 @@ def load(name: str, split: str = "train", n: int | None = None, profile: str | N
         raise DataError(f"{name}/{split}: {n} images asked for, the bundle has {len(x)}. Use n <= {len(x)} "
                         f"or the full profile.")
     return ImageSet(name, split, x[:n], y[:n], f"bundled subset of the official files ({BUNDLE.name})")
+
+
+def load_optional(wanted: bool, sets: dict[str, tuple[str, str, int | None]],
+                  profile: str | None = None) -> tuple[dict[str, ImageSet], str | None]:
+    """The ``sets`` a section may do without, each ``label: (name, split, n)`` as for :func:`load`, and why not:
+    ``(sets, None)``, or ``({}, reason)`` when ``wanted`` is False (the profile does not run the section) or a
+    file cannot be had (:class:`DataError`: no copy here and no network). The colour experiments use it: a page
+    says why its colour section did not run, and goes on."""
+    profile = profile or current_profile()
+    if not wanted:
+        return {}, f"the {profile} profile does not run it (set colour = True; the full profile does)"
+    try:
+        return {label: load(name, split, n, profile) for label, (name, split, n) in sets.items()}, None
+    except DataError as e:
+        return {}, f"its data could not be read: {str(e).splitlines()[0]}"
 
 
 def to_tensor(x: np.ndarray) -> torch.Tensor:
