@@ -267,3 +267,42 @@ def test_a_batches_cap_cuts_every_epoch_under_its_own_key_and_logs_the_fraction(
     monkeypatch.setenv("VAEBOOK_MAX_BATCHES", "none")
     with pytest.raises(vb.ParameterError, match="VAEBOOK_MAX_BATCHES"):
         vb.train_or_load("t", Shift, X, config)
+
+
+SLOW_TRAINING = """
+import os, sys, time, torch, vaebook as vb
+class Slow(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.b = torch.nn.Parameter(torch.zeros(1))
+    def loss(self, x):
+        while not os.path.exists(sys.argv[1]):  # training goes on only once the test says so
+            time.sleep(0.02)
+        return ((x - self.b) ** 2).mean()
+_, history = vb.train_or_load("slow", Slow, torch.arange(4.0)[:, None], vb.FitConfig(epochs=1, batch_size=1))
+print("loaded" if history["from_cache"] else "trained", flush=True)
+"""
+
+
+def test_a_second_process_waits_for_the_model_another_is_training_and_loads_it(tmp_path):
+    import os
+    import subprocess
+    import sys
+    import threading
+
+    go = tmp_path / "go"
+    env = {**os.environ, "VAEBOOK_CACHE": str(tmp_path / "models"), "VAEBOOK_TRAINING_LOG": str(tmp_path / "log.jsonl"),
+           "VAEBOOK_PROGRESS": "0"}
+    run = lambda: subprocess.Popen([sys.executable, "-c", SLOW_TRAINING, str(go)], env=env, stdout=subprocess.PIPE, text=True)
+    first = run()
+    while not list((tmp_path / "models").glob(".*.lock")) and first.poll() is None:  # it holds the lock, training
+        threading.Event().wait(0.05)
+    second, said = run(), []
+    reader = threading.Thread(target=lambda: said.append(second.stdout.readline()))  # its first line: it waits
+    reader.start()
+    reader.join(timeout=120)
+    go.touch()  # let the first finish training
+    outputs = [first.communicate(timeout=120)[0], said[0] + second.communicate(timeout=120)[0]] if said else ["", ""]
+    assert "another process is training this model" in outputs[1]
+    assert outputs[0].strip() == "trained" and outputs[1].strip().endswith("loaded")
+    assert len((tmp_path / "log.jsonl").read_text().splitlines()) == 1  # one of them trained it

@@ -28,7 +28,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["cache_dir", "fingerprint", "code_fingerprint", "code_version", "tensor_digest", "prepare_cache", "STALE_PART_S"]
+__all__ = ["cache_dir", "fingerprint", "code_fingerprint", "code_version", "tensor_digest", "prepare_cache", "training_lock",
+           "STALE_PART_S"]
 
 # Modules whose code decides what a trained model is: editing their code (not their comments) retrains. The
 # training loop itself counts by its own compiled code (see vaebook.train.model_key), not by its module's.
@@ -195,3 +196,32 @@ def prepare_cache(folder: Path) -> None:
         with contextlib.suppress(OSError):  # another process may remove it first
             if now - part.stat().st_mtime > STALE_PART_S:
                 part.unlink()
+
+
+@contextlib.contextmanager
+def training_lock(folder: Path, key: str):
+    """Held while the model ``key`` is looked up, trained and saved in ``folder``: a second process that wants the
+    same model (another job of ``scripts/run_full.py``: chapter 8 and chapter 1, chapter 4 and chapter 1 share
+    models) waits here, then loads it instead of training it a second time.
+
+    An advisory ``flock`` on ``folder/.<key>.lock``, which the kernel releases if its holder dies. Where there is
+    no such lock (not Unix, or a file system without locks) each process trains on its own, which is only slower:
+    the writes are atomic either way.
+    """
+    try:
+        import fcntl
+    except ImportError:
+        fcntl = None
+    with contextlib.ExitStack() as stack:
+        if fcntl is not None:
+            f = stack.enter_context(open(folder / f".{key}.lock", "a"))
+            try:
+                try:
+                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    print(f"{key}: another process is training this model; waiting for it, then loading it", flush=True)
+                    fcntl.flock(f, fcntl.LOCK_EX)
+                stack.callback(fcntl.flock, f, fcntl.LOCK_UN)
+            except OSError:  # BlockingIOError is one, but handled above; this is a file system without locks
+                pass
+        yield

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .cache import cache_dir, code_fingerprint, code_version, fingerprint, prepare_cache, tensor_digest
+from .cache import cache_dir, code_fingerprint, code_version, fingerprint, prepare_cache, tensor_digest, training_lock
 from .files import atomic_path
 from .profiles import batches_cap, epochs_cap, progress, seed_everything
 
@@ -164,9 +164,11 @@ def train_or_load(name: str, build: Callable[[], nn.Module], data: Tensor | Sequ
     folder = cache_dir()
     prepare_cache(folder)
     data = (data,) if isinstance(data, Tensor) else tuple(data)
-    with _own_random_state(config.seed):
+    with contextlib.ExitStack() as held:
+        held.enter_context(_own_random_state(config.seed))
         model = build()
         key = model_key(name, model, data, config, loss, on_epoch, max_batches)
+        held.enter_context(training_lock(folder, key))  # a process training this same model: wait, then load it
         path = folder / f"{key}.pt"
         if not path.exists():  # the name is a label, the hash the identity: another chapter may have trained it
             path = next(iter(sorted(folder.glob(f"*-{key.rsplit('-', 1)[1]}.pt"))), path)
@@ -197,10 +199,10 @@ def train_or_load(name: str, build: Callable[[], nn.Module], data: Tensor | Sequ
                       epochs_run=config.epochs, batches_per_epoch=per_epoch,
                       batches_run=min(per_epoch, max_batches or per_epoch),
                       seconds=round(time.perf_counter() - started, 3))
-    history = {"loss": [float(v) for v in losses], "recorded": recorded}
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    with atomic_path(path) as tmp:
-        torch.save({"state": state, "history": history, "sha256": tensor_digest(state, history)}, tmp)
+        history = {"loss": [float(v) for v in losses], "recorded": recorded}
+        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        with atomic_path(path) as tmp:
+            torch.save({"state": state, "history": history, "sha256": tensor_digest(state, history)}, tmp)
     return model.eval(), {**history, "from_cache": False}
 
 
