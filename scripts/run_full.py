@@ -347,10 +347,8 @@ def cost_table(summary: dict, runs: dict[str, int], speedup: float = GPU_SPEEDUP
             continue
         n, device = runs.get(name, DEFAULT_RUNS), c.get("device", "cpu")
         hours = c["train_seconds"] / 3600
-        # seconds measured on a GPU count as they are, a CPU's at the assumed speed-up (a summary written before the
-        # split by device has only train_seconds, all of it from the one device named)
-        on_gpu = c.get("train_seconds_cuda", c["train_seconds"] if device == "cuda" else 0.0)
-        gpu_hours = (on_gpu + (c["train_seconds"] - on_gpu) / speedup) / 3600
+        # seconds measured on a GPU count as they are, a CPU's at the assumed speed-up
+        gpu_hours = (c["train_seconds_cuda"] + c["train_seconds_cpu"] / speedup) / 3600
         assumed |= device != "cuda"
         jobs += [gpu_hours] * n
         lines.append(f"| {name} | {c['models']} | {device} | {c['seconds_per_epoch']:.1f} | "

@@ -24,6 +24,11 @@ import types
 from functools import lru_cache, partial
 from pathlib import Path
 
+try:
+    import fcntl
+except ImportError:  # not Unix: no training locks
+    fcntl = None
+
 import numpy as np
 import torch
 from torch import Tensor, nn
@@ -199,29 +204,22 @@ def prepare_cache(folder: Path) -> None:
 
 
 @contextlib.contextmanager
-def training_lock(folder: Path, key: str):
-    """Held while the model ``key`` is looked up, trained and saved in ``folder``: a second process that wants the
-    same model (another job of ``scripts/run_full.py``: chapter 8 and chapter 1, chapter 4 and chapter 1 share
-    models) waits here, then loads it instead of training it a second time.
+def training_lock(folder: Path, identity: str):
+    """Held while the model ``identity`` (its key's hash: the name is only a label) is looked up, trained and saved
+    in ``folder``: a second process that wants the same model (another job of ``scripts/run_full.py``: chapters 8
+    and 4 share chapter 1's) waits here, then loads it instead of training it a second time.
 
-    An advisory ``flock`` on ``folder/.<key>.lock``, which the kernel releases if its holder dies. Where there is
-    no such lock (not Unix, or a file system without locks) each process trains on its own, which is only slower:
-    the writes are atomic either way.
+    An advisory ``flock`` on ``folder/.<identity>.lock``, released when the file is closed or its holder dies.
+    Where there is no such lock (not Unix, or a file system without locks) each process trains on its own, which
+    is only slower: the writes are atomic either way.
     """
-    try:
-        import fcntl
-    except ImportError:
-        fcntl = None
-    with contextlib.ExitStack() as stack:
+    with open(folder / f".{identity}.lock", "a") as f:
         if fcntl is not None:
-            f = stack.enter_context(open(folder / f".{key}.lock", "a"))
             try:
-                try:
-                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    print(f"{key}: another process is training this model; waiting for it, then loading it", flush=True)
-                    fcntl.flock(f, fcntl.LOCK_EX)
-                stack.callback(fcntl.flock, f, fcntl.LOCK_UN)
-            except OSError:  # BlockingIOError is one, but handled above; this is a file system without locks
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                print(f"{identity}: another process is training this model; waiting for it, then loading it", flush=True)
+                fcntl.flock(f, fcntl.LOCK_EX)
+            except OSError:  # a file system without locks
                 pass
         yield

@@ -1,4 +1,5 @@
-"""Plain ``nn.Module`` networks for 28×28 grey images (and :class:`DCGANNets` for 32×32 colour ones). They map tensors to tensors; what the numbers mean
+"""Plain ``nn.Module`` networks for 28×28 grey images, and for 32×32 colour ones (:class:`DCGANNets`,
+:class:`KamoiColourNets`). They map tensors to tensors; what the numbers mean
 (posterior parameters, likelihood parameters) is decided by :mod:`vaebook.vae`.
 
 Used in: every chapter that trains a VAE or an autoencoder.

@@ -168,10 +168,11 @@ def train_or_load(name: str, build: Callable[[], nn.Module], data: Tensor | Sequ
         held.enter_context(_own_random_state(config.seed))
         model = build()
         key = model_key(name, model, data, config, loss, on_epoch, max_batches)
-        held.enter_context(training_lock(folder, key))  # a process training this same model: wait, then load it
+        identity = key.rsplit("-", 1)[1]  # the name is a label, the hash the identity
+        held.enter_context(training_lock(folder, identity))  # a process training this same model: wait, then load it
         path = folder / f"{key}.pt"
-        if not path.exists():  # the name is a label, the hash the identity: another chapter may have trained it
-            path = next(iter(sorted(folder.glob(f"*-{key.rsplit('-', 1)[1]}.pt"))), path)
+        if not path.exists():  # another chapter may have trained it under its own name
+            path = next(iter(sorted(folder.glob(f"*-{identity}.pt"))), path)
         if path.exists():
             try:
                 ckpt = torch.load(path, map_location="cpu", weights_only=True)
