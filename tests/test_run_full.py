@@ -161,7 +161,7 @@ def test_a_smoke_sized_full_profile_run(chapter, tmp_path, monkeypatch):
     root, cache, out = tmp_path / "data", tmp_path / "cache", tmp_path / "full"
     root.mkdir()
     for folder in Path(FULL_DATA).iterdir():
-        if folder.is_dir():
+        if folder.is_dir() and folder.name not in ("cifar10", "svhn"):  # the colour sets: the tiny files below
             (root / folder.name).symlink_to(folder.resolve())
     _official_format_colour_files(root, cache)
     monkeypatch.setenv("VAEBOOK_DATA", str(root))

@@ -189,6 +189,7 @@ def download(name: str, filename: str, root: Path | None = None, timeout: float 
     """
     md5, mirrors = REMOTE[name][filename]
     folder = (root or data_root()) / name
+    created = not folder.exists()  # removed again if nothing could be downloaded into it
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:  # a read-only data folder (a shared copy): say where the file must go instead
@@ -204,6 +205,8 @@ def download(name: str, filename: str, root: Path | None = None, timeout: float 
             return target
         except (OSError, ValueError) as e:
             errors.append(f"{mirror + filename}: {e}")
+    if created and not any(folder.iterdir()):  # a failed download leaves no empty dataset folder behind
+        folder.rmdir()
     raise DataError(f"Could not download {filename} for {name}:\n  " + "\n  ".join(errors) +
                     f"\nPut the official file (MD5 {md5}) at {target} by hand, or set VAEBOOK_DATA to a "
                     f"folder that has {name}/{filename}. Without a network, use the 'fast' profile "
