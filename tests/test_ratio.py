@@ -57,3 +57,16 @@ def test_minimising_the_ratio_estimate_moves_a_gaussian_towards_its_target():
     assert trace["step"] == [0, 200, 400, 600]
     assert trace["true_kl"][-1] < 0.5 * trace["true_kl"][0]
     assert learned.w.grad is not None, "the Gaussian's W and b are what is learned"
+
+
+def test_synthetic_gaussian_draws_what_torchs_multivariate_normal_draws():
+    g = torch.Generator().manual_seed(0)
+    for d in (1, 7, 100):
+        q = random_gaussian(d, g)
+        torch.manual_seed(3)
+        ours = q.sample((300,))
+        torch.manual_seed(3)
+        theirs = torch.distributions.MultivariateNormal(q.loc, scale_tril=q.scale_tril).sample((300,))
+        assert ours.shape == theirs.shape == (300, d)
+        torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=1e-12)
+    assert isinstance(kl_divergence(q, q), torch.Tensor) and kl_divergence(q, q).abs().item() < 1e-9

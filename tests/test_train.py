@@ -306,3 +306,17 @@ def test_a_second_process_waits_for_the_model_another_is_training_and_loads_it(t
     assert "another process is training this model" in outputs[1]
     assert outputs[0].strip() == "trained" and outputs[1].strip().endswith("loaded")
     assert len((tmp_path / "log.jsonl").read_text().splitlines()) == 1  # one of them trained it
+
+
+def test_fit_makes_adam_fused_and_leaves_every_other_choice_alone():
+    from vaebook.train import _fused
+    cpu = torch.device("cpu")
+    adam = _fused(partial(torch.optim.Adam, lr=1e-3, betas=(0.5, 0.9)), cpu)
+    assert adam.keywords == {"lr": 1e-3, "betas": (0.5, 0.9), "fused": True}
+    assert _fused(partial(torch.optim.AdamW, lr=1e-3), cpu).keywords["fused"] is True
+    for kept in [partial(torch.optim.Adam, lr=1e-3, foreach=False), partial(torch.optim.Adam, fused=False),
+                 partial(torch.optim.RMSprop, lr=1e-4), torch.optim.Adam]:
+        assert _fused(kept, cpu) is kept, "an explicit implementation, another optimiser or a bare class is not changed"
+    assert _fused(partial(torch.optim.Adam), torch.device("meta")).keywords == {}
+    w = torch.nn.Parameter(torch.ones(3))
+    assert adam([w]).defaults["fused"] is True

@@ -21,10 +21,11 @@ from typing import Callable, Sequence
 import torch
 from torch import Tensor, nn
 from torch.distributions import MultivariateNormal
+from torch.distributions.utils import _standard_normal
 
 from .nets import MLP
 
-__all__ = ["RatioEstimate", "ratio_kl", "AffineGaussian", "random_gaussian", "ratio_minimise"]
+__all__ = ["RatioEstimate", "ratio_kl", "SyntheticGaussian", "AffineGaussian", "random_gaussian", "ratio_minimise"]
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def ratio_kl(sample_q: Callable[[int], Tensor], sample_p: Callable[[int], Tensor
     """
     torch.manual_seed(seed)
     clf = _classifier(dim, hidden)
-    opt = torch.optim.Adam(clf.parameters(), lr=lr, betas=(0.9, 0.9))
+    opt = torch.optim.Adam(clf.parameters(), lr=lr, betas=(0.9, 0.9), fused=True)  # fused: one pass per parameter (vb.fit)
     with torch.no_grad():
         z_eval = torch.cat([sample_q(min(batch_size, n_eval - i)).detach() for i in range(0, n_eval, batch_size)])
     trace, step, check, converged = [], 0, min(first_check, max_steps), False
@@ -89,6 +90,16 @@ def ratio_kl(sample_q: Callable[[int], Tensor], sample_p: Callable[[int], Tensor
     return RatioEstimate(trace[-1][1], step, converged, tuple(trace))
 
 
+class SyntheticGaussian(MultivariateNormal):
+    """Eq. (13)'s Gaussian N(b, WᵀW): torch's ``MultivariateNormal``, with samples drawn as b + ε Lᵀ in one matrix
+    product (L: the Cholesky factor). They are the same draws as torch's (the same ε, in double precision), but
+    torch multiplies each ε by L separately, which at d = 100 made sampling most of a classifier step's time."""
+
+    def rsample(self, sample_shape: torch.Size = torch.Size()) -> Tensor:
+        eps = _standard_normal(self._extended_shape(sample_shape), dtype=self.loc.dtype, device=self.loc.device)
+        return self.loc + eps @ self._unbroadcasted_scale_tril.mT
+
+
 class AffineGaussian(nn.Module):
     """Rosca et al.'s eq. (13): x = Wᵀz + b, z ~ N(0, I_k), k = 10 d, so x ~ N(b, WᵀW).
 
@@ -106,13 +117,13 @@ class AffineGaussian(nn.Module):
         """``n`` samples, differentiable in W and b."""
         return torch.randn(n, self.w.shape[0]) @ self.w + self.b
 
-    def distribution(self) -> MultivariateNormal:
+    def distribution(self) -> SyntheticGaussian:
         """N(b, WᵀW) in double precision, for closed-form KLs."""
         w, b = self.w.double(), self.b.double()
-        return MultivariateNormal(b, covariance_matrix=w.T @ w)
+        return SyntheticGaussian(b, covariance_matrix=w.T @ w)
 
 
-def random_gaussian(d: int, generator: torch.Generator | None = None) -> MultivariateNormal:
+def random_gaussian(d: int, generator: torch.Generator | None = None) -> SyntheticGaussian:
     """A random Gaussian of eq. (13) (:class:`AffineGaussian`), fixed."""
     with torch.no_grad():
         return AffineGaussian(d, generator).distribution()
@@ -131,8 +142,8 @@ def ratio_minimise(target: MultivariateNormal, learned: AffineGaussian, steps: i
     """
     torch.manual_seed(seed)
     clf = _classifier(target.loc.shape[-1], hidden)
-    opt_c = torch.optim.Adam(clf.parameters(), lr=lr_classifier, betas=(0.5, 0.9))
-    opt_g = torch.optim.Adam(learned.parameters(), lr=lr_gaussian, betas=(0.5, 0.9))
+    opt_c = torch.optim.Adam(clf.parameters(), lr=lr_classifier, betas=(0.5, 0.9), fused=True)
+    opt_g = torch.optim.Adam(learned.parameters(), lr=lr_gaussian, betas=(0.5, 0.9), fused=True)
     out = {"step": [], "true_kl": [], "estimate": []}
     for step in range(steps + 1):
         if step % check_every == 0 or step == steps:

@@ -55,7 +55,7 @@ def fit(loss: Callable[..., Tensor], params, data: Tensor | Sequence[Tensor], *,
         raise ValueError(f"need epochs >= 0 and batch_size >= 1, got {epochs}, {batch_size}")
     device = data[0].device
     check_every = check_every or (1 if device.type == "cpu" else 100)
-    opt = optimizer(params)
+    opt = _fused(optimizer, device)(params)
     history, step, per_epoch = [], 0, -(-n // batch_size)
     if max_batches is not None:
         per_epoch = min(per_epoch, max_batches)
@@ -86,6 +86,18 @@ def fit(loss: Callable[..., Tensor], params, data: Tensor | Sequence[Tensor], *,
             on_epoch(epoch + 1)
     bar.close()
     return history
+
+
+def _fused(optimizer: Callable, device: torch.device) -> Callable:
+    """``optimizer`` with ``fused=True`` where it is a ``partial`` of Adam or AdamW that leaves the implementation to
+    torch, on a CPU or a GPU. The update is the same; the fused kernel does it in one pass over each parameter
+    instead of about ten, and on a CPU the optimiser's step was 45 % of an MLP VAE's training step
+    (bench/train_throughput.py). Not part of a model's cache key: like the number of threads, it changes only the
+    rounding."""
+    if (isinstance(optimizer, partial) and optimizer.func in (torch.optim.Adam, torch.optim.AdamW)
+            and not {"fused", "foreach"} & optimizer.keywords.keys() and device.type in ("cpu", "cuda")):
+        return partial(optimizer, fused=True)
+    return optimizer
 
 
 def _stop_if_bad(first_bad: Tensor, bad_value: Tensor, per_epoch: int, bar) -> None:
