@@ -162,6 +162,9 @@ KNOWN_FAILURES: dict[tuple[str, str], str] = {
         "against the paper (0.16, 0.11): the sweep's models train 5 epochs; the paper's 100",
     ("04_negative_sampling", "adversarial negatives raise AUC bits/dim above the baseline, Bernoulli (paper 0.70 vs 0.46)"):
         "against the paper in the fast build (0.28 vs 0.35); fragile over seeds (make seeds)",
+    ("04_negative_sampling", "Gaussian-noise negatives raise AUC KL above the baseline, Bernoulli (Table 3: 0.70 vs 0.61)"):
+        "fragile: a near tie, both far below 0.5 (0.17 against 0.18 in the clean build since Adam is fused; it held "
+        "before, when only the rounding differed); make seeds counts it",
     ("04_negative_sampling", "noise negatives give an AUC KL above chance, Bernoulli (Table 3: uniform 0.56, Gaussian 0.70)"):
         "against the paper (0.05, 0.16): noise negatives push noise away from the prior but pull MNIST digits "
         "towards it in our models; the chapter says so",

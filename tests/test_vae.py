@@ -101,3 +101,14 @@ def test_label_assigned_training_scores_each_input_under_its_own_component():
     torch.manual_seed(1)
     mixture = vae.loss(x)
     assert not torch.allclose(with_labels, mixture)
+
+
+def test_decoding_in_blocks_changes_the_speed_not_the_estimate():
+    vae = linear_vae().float()
+    x = torch.randn(12, 1, 1, X)
+    runs = {}
+    for block in (1, 12, 50, 10_000):   # a sample at a time, one per call, several per call, all at once
+        torch.manual_seed(0)
+        runs[block] = vae.log_likelihood(x, k=9, chunk=4, decode_block=block)
+    for block, ll in runs.items():
+        torch.testing.assert_close(ll, runs[10_000], rtol=0, atol=1e-5)  # the same draws, decoded in other groups
