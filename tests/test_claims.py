@@ -224,6 +224,12 @@ def test_every_chapter_page_was_built_without_errors():
         assert "**" not in found and "{glue" not in found, f"{page.name}: markup pasted as text in 'What we found'"
 
 
+def test_the_benchmark_reused_chapter_1_and_5_models_in_the_book_build():
+    """Chapter 8 repeats chapters 1 and 5's settings so that the book trains their models once; a setting changed
+    in one place only would make it train them again (slower, and not the models the other pages show)."""
+    assert _results("08_ood_benchmark")["trained_here"] == 4, "chapter 8 trained models of chapter 1 or 5 again"
+
+
 def test_data_page_shows_real_images():
     text = (HTML / "notebooks" / "00_data.html").read_text()
     assert len(re.findall(r"<img[^>]+\.png", text)) >= 2

@@ -49,3 +49,17 @@ def test_too_many_views_are_refused_with_the_fix(monkeypatch):
     monkeypatch.setenv("VAEBOOK_STATIC_WIDGETS", "1")
     with pytest.raises(ValueError, match=r"65 views \(65\) are more than the static page carries \(64\)"):
         vb.widgets.explore(lambda a: None, a=w.Dropdown(options=list(range(65))))
+
+
+@pytest.mark.parametrize("static", ["0", "1"])
+def test_a_control_with_one_option_is_not_drawn_and_its_value_is_passed(monkeypatch, static):
+    monkeypatch.setenv("VAEBOOK_STATIC_WIDGETS", static)
+    calls = []
+    shown = vb.widgets.explore(_update(calls), a=w.SelectionSlider(options=[1, 2], value=2, description="a"),
+                               b=w.Dropdown(options=["x"], description="b"))
+    assert calls and all(b == "x" for _, b in calls)
+    if static == "1":
+        page = shown._repr_html_()
+        assert sorted(calls) == [(1, "x"), (2, "x")] and 'type="range"' in page and "<select>" not in page
+    else:
+        assert [c.description for c in shown.children[0].children] == ["a"]

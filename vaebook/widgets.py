@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import html
 import io
 import itertools
@@ -36,8 +37,13 @@ def explore(update: Callable[..., None], **controls):
 
     ``controls`` maps ``update``'s parameter names to ipywidgets with options (``SelectionSlider``,
     ``Dropdown``, ``ToggleButtons``, …). Precompute the expensive part so that ``update`` runs in about a second.
-    Returns what to display as the cell's last value.
+    A control with a single option offers no choice (a sweep the profile cut to one value): it is not drawn, and
+    ``update`` gets its value. Returns what to display as the cell's last value.
     """
+    fixed = {name: c.value for name, c in controls.items() if len(getattr(c, "options", ())) == 1}
+    if fixed:
+        update = functools.partial(update, **fixed)
+        controls = {name: c for name, c in controls.items() if name not in fixed}
     if static_mode():
         return gallery(update, **controls)
     import ipywidgets as w
