@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable, Sequence
 
 import torch
@@ -24,6 +25,7 @@ from torch.distributions import MultivariateNormal
 from torch.distributions.utils import _standard_normal
 
 from .nets import MLP
+from .train import _fused
 
 __all__ = ["RatioEstimate", "ratio_kl", "SyntheticGaussian", "AffineGaussian", "random_gaussian", "ratio_minimise"]
 
@@ -44,6 +46,12 @@ class RatioEstimate:
 
 def _classifier(dim: int, hidden: Sequence[int]) -> nn.Module:
     return MLP([dim, *hidden, 1], activation=lambda: nn.LeakyReLU(0.2))
+
+
+def _adam(module: nn.Module, **kwargs) -> torch.optim.Optimizer:
+    """Adam for ``module``'s parameters, fused where ``vb.fit`` would fuse it (one rule: :func:`vaebook.train._fused`)."""
+    device = next(module.parameters()).device
+    return _fused(partial(torch.optim.Adam, **kwargs), device)(module.parameters())
 
 
 def _classifier_step(clf: nn.Module, opt: torch.optim.Optimizer, zq: Tensor, zp: Tensor) -> None:
@@ -70,7 +78,7 @@ def ratio_kl(sample_q: Callable[[int], Tensor], sample_p: Callable[[int], Tensor
     """
     torch.manual_seed(seed)
     clf = _classifier(dim, hidden)
-    opt = torch.optim.Adam(clf.parameters(), lr=lr, betas=(0.9, 0.9), fused=True)  # fused: one pass per parameter (vb.fit)
+    opt = _adam(clf, lr=lr, betas=(0.9, 0.9))
     with torch.no_grad():
         z_eval = torch.cat([sample_q(min(batch_size, n_eval - i)).detach() for i in range(0, n_eval, batch_size)])
     trace, step, check, converged = [], 0, min(first_check, max_steps), False
@@ -142,8 +150,8 @@ def ratio_minimise(target: MultivariateNormal, learned: AffineGaussian, steps: i
     """
     torch.manual_seed(seed)
     clf = _classifier(target.loc.shape[-1], hidden)
-    opt_c = torch.optim.Adam(clf.parameters(), lr=lr_classifier, betas=(0.5, 0.9), fused=True)
-    opt_g = torch.optim.Adam(learned.parameters(), lr=lr_gaussian, betas=(0.5, 0.9), fused=True)
+    opt_c = _adam(clf, lr=lr_classifier, betas=(0.5, 0.9))
+    opt_g = _adam(learned, lr=lr_gaussian, betas=(0.5, 0.9))
     out = {"step": [], "true_kl": [], "estimate": []}
     for step in range(steps + 1):
         if step % check_every == 0 or step == steps:
