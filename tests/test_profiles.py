@@ -1,5 +1,6 @@
 """Notebook parameters are checked before anything runs, and each bad value is named with the fix."""
 import pytest
+import torch
 
 import vaebook as vb
 from vaebook.profiles import ParameterError
@@ -56,3 +57,92 @@ def test_a_dry_run_cuts_step_counts_only(monkeypatch):
         vb.param("iw_samples", None, int, steps=True, smoke=4, fast=20, full=100)
     monkeypatch.delenv("VAEBOOK_MAX_STEPS")
     assert vb.param("iw_samples", None, int, steps=True, smoke=4, fast=20, full=100) == 20
+
+
+def test_a_seed_outside_numpys_range_is_refused_naming_seed():
+    with pytest.raises(ParameterError, match=r"parameter seed = 4294967296: it must be an integer >= 0 <= 4294967295"):
+        vb.param("seed", 2**32, int, low=0)
+    with pytest.raises(ParameterError, match=r"parameter seed = -1"):
+        vb.param("seed", -1, int)
+    assert vb.param("seed", 2**32 - 1, int, low=0) == 2**32 - 1 and vb.param("seed", 0, int) == 0
+    with pytest.raises(ParameterError, match=r"seed = 4294967296: a seed must be a whole number from 0 to 2\*\*32 - 1"):
+        vb.seed_everything(2**32)
+
+
+def test_a_degenerate_evaluation_size_is_refused_with_the_reason():
+    why = "an AUROC needs several test images of each set, and a variance two"
+    with pytest.raises(ParameterError, match=r"n_test = 1: it must be an integer >= 20 \(an AUROC needs several"):
+        vb.param("n_test", 1, int, low=20, why=why, smoke=200, fast=2000, full=10000)
+    assert vb.param("n_test", 20, int, low=20, why=why) == 20
+    with pytest.raises(ParameterError, match=r"p = 1.5: it must be a number >= 0 <= 1"):
+        vb.param("p", 1.5, float, low=0, high=1)
+
+
+@pytest.mark.parametrize("variable", ["VAEBOOK_MAX_EPOCHS", "VAEBOOK_MAX_BATCHES", "VAEBOOK_MAX_STEPS"])
+def test_a_cap_of_unicode_digits_is_named(monkeypatch, variable):
+    monkeypatch.setenv(variable, "²")  # "²".isdigit() is True; int("²") is a ValueError without the variable's name
+    with pytest.raises(ParameterError, match=f"{variable}='²': it must be a whole number >= 1"):
+        vb.profiles.dry_run_note()
+
+
+@pytest.mark.parametrize("value, message", [
+    ("bogus", r"VAEBOOK_DEVICE='bogus' is not a device torch knows: set it to 'cpu', 'cuda'"),
+    ("cuda:7", r"VAEBOOK_DEVICE='cuda:7', but this machine has no such device"),
+])
+def test_a_bad_device_names_the_variable(monkeypatch, value, message):
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setenv("VAEBOOK_DEVICE", value)
+    with pytest.raises(ParameterError, match=message):
+        vb.device()
+    monkeypatch.setenv("VAEBOOK_DEVICE", "cpu")
+    assert vb.device() == torch.device("cpu")
+
+
+class _Shell:
+    """IPython's shell as far as vb.set_profile reads it: the cells run so far."""
+
+    def __init__(self, *cells):
+        self.user_ns = {"In": ["", *cells]}
+
+
+PARAMETERS = "profile = None\nn_test = None  # test images\nlatent_dim = 10\nseed = 0\n"
+
+
+def _run(monkeypatch, *cells):
+    import IPython
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: _Shell(*cells))
+    return vb.set_profile(None)
+
+
+def test_a_papermill_parameter_the_chapter_lacks_is_named_with_the_ones_it_has(monkeypatch):
+    injected = '# Parameters\nprofile = "smoke"\nlatnt_dim = 3\n'
+    with pytest.raises(ParameterError, match=r"papermill parameter latnt_dim: this chapter has no such parameter.* "
+                                             r"Its parameters are: latent_dim, n_test, profile, seed\."):
+        _run(monkeypatch, PARAMETERS, injected)
+    assert _run(monkeypatch, PARAMETERS, '# Parameters\nprofile = "smoke"\nlatent_dim = 3\n') == "fast"
+    assert _run(monkeypatch, "x = 1", PARAMETERS) == "fast"  # no papermill: nothing to check
+
+
+def test_every_run_records_its_parameters_and_which_are_not_the_chapters(monkeypatch):
+    _run(monkeypatch, PARAMETERS, '# Parameters\nprofile = "smoke"\nlatent_dim = 3\nseed = 0\n')
+    vb.param("latent_dim", 3, int)
+    vb.param("seed", 0, int, low=0)
+    vb.param("n_test", None, int, smoke=200, fast=2000, full=10000)
+    vb.param("epochs", 4, int, smoke=1, fast=10, full=100)  # the parameters cell edited by hand
+    vb.param("iw_samples", None, int, steps=True, smoke=4, fast=20, full=100)
+    vb.record("ch", a=1.0)
+    meta = vb.read_record("ch")["meta"]
+    assert meta["parameters"] == {"latent_dim": 3, "seed": 0, "n_test": 2000, "epochs": 4, "iw_samples": 20}
+    assert meta["changed"] == {"latent_dim": 3, "epochs": 4} and meta["profile"] == "fast"
+    _run(monkeypatch, PARAMETERS)  # a new run forgets the last one's parameters
+    vb.record("ch", a=1.0)
+    assert vb.read_record("ch")["meta"]["parameters"] == {} and vb.read_record("ch")["meta"]["changed"] == {}
+
+
+def test_an_unwritable_results_folder_is_refused_where_the_run_starts(tmp_path, monkeypatch):
+    (tmp_path / "file").write_text("")  # a folder below a file cannot be made, even by root
+    monkeypatch.setenv("VAEBOOK_RESULTS", str(tmp_path / "file" / "results"))
+    with pytest.raises(vb.ResultsError, match=r"the results folder .*results is not writable \(Not a directory\): the "
+                                              r"chapter would run and then fail to record\. Set VAEBOOK_RESULTS"):
+        vb.set_profile("smoke")

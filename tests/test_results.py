@@ -46,19 +46,28 @@ def test_an_untidy_table_is_refused_and_nothing_is_written():
     assert vb.read_results("ch") == {"a": 1.0}
 
 
-@pytest.mark.parametrize("paper, ours, reference, expect, status", [
-    (0.46, 0.48, 0.5, None, "within tolerance"),      # |0.02| ≤ 0.05
-    (0.46, 0.30, 0.5, None, "same direction"),
-    (0.46, 0.70, 0.5, None, "against the paper"),
-    (1647.8, 1700.0, None, None, "within tolerance"),  # 3 % of a large number
-    (1647.8, 2000.0, None, None, "against the paper"),
-    (None, 0.43, 0.5, ">", "against the paper"),     # the paper says "most"
-    (None, 0.61, 0.5, ">", "same direction"),
-    (None, 0.61, None, None, "no paper number"),
+@pytest.mark.parametrize("paper, ours, reference, expect, unit, status", [
+    (0.46, 0.50, 0.5, None, "AUROC", "within tolerance"),    # |0.04| ≤ 0.05 on an AUROC, whatever the side
+    (0.46, 0.30, 0.5, None, "AUROC", "same direction"),
+    (0.46, 0.70, 0.5, None, "AUROC", "against the paper"),
+    (1.00, 0.923, 0.5, None, "AUROC", "same direction"),     # 0.077 off: not within 0.05 (was: 10 % of 1.00)
+    (1647.8, 1800.0, None, None, "nats", "within tolerance"),  # 9 % of a large number
+    (1647.8, 2000.0, None, None, "nats", "against the paper"),
+    (0.30, 0.32, None, None, "bits/dim", "within tolerance"),  # 7 %
+    (0.30, 0.34, None, None, "bits/dim", "against the paper"),  # 13 %: relative, not 0.05 absolute
+    (None, 0.43, 0.5, ">", "fraction", "no paper number"),    # a direction only: a claim, not a status
+    (None, 0.61, None, None, "AUROC", "no paper number"),
 ])
-def test_status_compares_with_one_tolerance_and_the_papers_direction(paper, ours, reference, expect, status):
-    r = vb.row("q", ours, paper=paper, reference=reference, expect=expect, unit="u", estimator="e", claim="c")
+def test_status_follows_one_rule_per_kind_of_quantity(paper, ours, reference, expect, unit, status):
+    r = vb.row("q", ours, paper=paper, reference=reference, expect=expect, unit=unit, estimator="e", claim="c")
     assert vb.tables.status(r) == status
+
+
+def test_a_number_of_another_quantity_is_not_comparable_and_needs_a_paper_number():
+    r = vb.row("q", 40.0, paper=12.3, unit="nats", estimator="e", claim="c", comparable="another dataset")
+    assert vb.tables.status(r) == "not comparable"
+    with pytest.raises(ValueError, match="comparable=.* explains a paper number"):
+        vb.row("q", 40.0, unit="nats", estimator="e", claim="c", comparable="another dataset")
 
 
 def test_a_shown_table_has_no_index_no_nan_and_notes_in_the_caption():
@@ -127,3 +136,39 @@ def test_a_dry_run_is_written_into_the_meta_data_and_the_table_caption(monkeypat
     vb.record("dry", table=table, x=1.0)
     assert vb.read_record("dry")["meta"]["max_epochs"] is None and vb.read_record("dry")["meta"]["max_steps"] is None
     assert "DRY RUN" not in vb.tables.show(table).caption
+
+
+def _row(**change):
+    return {**{c: None for c in vb.tables.COLUMNS}, "quantity": "AUROC", "ours": 0.4, "runs": 1, "unit": "AUROC",
+            **change}
+
+
+@pytest.mark.parametrize("blob, message", [
+    ({"meta": {}, "values": {"auc": "0.9; DROP"}}, r"value 'auc' is '0.9; DROP', not a finite number"),
+    ({"meta": {}, "values": {"auc": True}}, r"value 'auc' is True, not a finite number"),
+    ({"meta": None, "values": {}}, r"it needs a 'meta' object and a 'values' object"),
+    ([1, 2], r"it needs a 'meta' object"),
+    ({"meta": {}, "values": {}, "table": "rows"}, r"its table is a str, not a list of rows"),
+    ({"meta": {}, "values": {}, "table": [[1]]}, r"row 0 of its table is a list, not an object"),
+    ({"meta": {}, "values": {}, "table": [{"quantity": "AUROC", "ours": 0.4}]}, r"row 0 of its table lacks the column"),
+    ({"meta": {}, "values": {}, "table": [_row(paper="about 0.5")]}, r"row 0 of its table \('AUROC'\) has paper='about 0.5'"),
+    ({"meta": {}, "values": {}, "table": [_row(ours=None)]}, r"has ours=None"),
+    ({"meta": {}, "values": {}, "table": [_row(unit=3)]}, r"has unit=3: numbers must be numbers, text text"),
+])
+def test_a_malformed_results_file_is_named_with_what_is_wrong(blob, message):
+    results_dir().mkdir(parents=True)
+    (results_dir() / "ch.json").write_text(json.dumps(blob))
+    with pytest.raises(ResultsError, match=r"the results file .*ch\.json is corrupt \(.*" + message):
+        vb.read_record("ch")
+
+
+def test_a_results_file_nested_too_deeply_is_named():
+    results_dir().mkdir(parents=True)
+    (results_dir() / "ch.json").write_text("[" * 200_000 + "]" * 200_000)
+    with pytest.raises(ResultsError, match=r"the results file .*ch\.json is corrupt \(it is nested too deeply"):
+        vb.read_results("ch")
+
+
+def test_a_well_formed_file_with_a_table_reads_back():
+    vb.record("ch", table=_table(), a=1.0)
+    assert vb.read_record("ch")["table"][1]["paper"] is None

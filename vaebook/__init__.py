@@ -6,8 +6,9 @@ from . import runtime
 
 runtime.prepare()  # OpenMP settings must be in place before torch loads (see vaebook.runtime)
 
-from . import (aae, aggregate, baselines, cache, data, flows, frechet, likelihoods, metrics, negative,
+from . import (aae, aggregate, baselines, cache, claims, data, flows, frechet, likelihoods, metrics, negative,
                optimal_decoder, pae, plot, ratio, scorecard, scores, tables, widgets)
+from .claims import Claim, Ours, Paper
 from .data import DataError, ImageSet, load, load_optional, to_tensor
 from .distributions import (GaussianMixture, GeneralizedGaussianMixture, GeneralizedNormal, PixelCategorical,
                             QuantizedNormal, ShiftedNormal, StandardNormal, two_mode_means)

@@ -47,9 +47,9 @@ STALE_PART_S = 600
 
 
 def cache_dir() -> Path:
-    """``$VAEBOOK_CACHE``, else ``~/.cache/vaebook/models``."""
+    """``$VAEBOOK_CACHE`` (``~`` expanded, as for ``$VAEBOOK_DATA``), else ``~/.cache/vaebook/models``."""
     if os.environ.get("VAEBOOK_CACHE"):
-        return Path(os.environ["VAEBOOK_CACHE"])
+        return Path(os.environ["VAEBOOK_CACHE"]).expanduser()
     cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(cache) / "vaebook" / "models"
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import warnings
 from typing import TypeVar
 
@@ -20,7 +21,8 @@ import numpy as np
 import torch
 
 __all__ = ["PROFILES", "ParameterError", "current_profile", "set_profile", "epochs_cap", "batches_cap", "steps_cap",
-           "dry_run_note", "pick", "param", "device", "seed_everything", "progress", "show_progress"]
+           "dry_run_note", "pick", "param", "run_parameters", "device", "seed_everything", "progress", "show_progress",
+           "SEED_MAX"]
 
 PROFILES = ("smoke", "fast", "full")
 T = TypeVar("T")
@@ -40,8 +42,19 @@ def set_profile(profile: str | None) -> str:
 
     Every later :func:`pick`, :func:`vaebook.load` and :func:`vaebook.record`
     follows it. Returns the profile in force.
+
+    A chapter calls it first, so it is where a run starts: it forgets the parameters of an earlier run in this
+    process (:func:`run_parameters`), refuses a papermill parameter that the chapter's parameters cell does not
+    define (a typo such as ``-p latnt_dim 3`` would otherwise run with the default and record it as the result),
+    and checks that the results folder is writable, before anything is trained.
     """
     name = current_profile(profile)
+    _PARAMETERS.clear()
+    _INJECTED.clear()
+    _INJECTED.update(_check_injected(_input_history()))
+    from .results import check_results_dir  # results imports this module
+
+    check_results_dir()
     os.environ["VAEBOOK_PROFILE"] = name
     if (note := dry_run_note()) is not None:
         _announce_dry_run(note)
@@ -52,7 +65,7 @@ def _cap(variable: str) -> int | None:
     raw = os.environ.get(variable, "").strip()
     if not raw:
         return None
-    if not raw.isdigit() or int(raw) < 1:
+    if not re.fullmatch(r"[0-9]+", raw) or int(raw) < 1:  # "²" passes str.isdigit() and fails int()
         raise ParameterError(f"{variable}={raw!r}: it must be a whole number >= 1, or unset for no cap")
     return int(raw)
 
@@ -125,6 +138,9 @@ def pick(value: T | None, *, smoke: T, fast: T, full: T, profile: str | None = N
     return _capped(value, steps)
 
 
+SEED_MAX = 2**32 - 1  # numpy.random.seed's largest
+
+
 class ParameterError(ValueError):
     """A notebook parameter has a value the chapter cannot use. The message names it and says what it takes."""
 
@@ -133,7 +149,7 @@ _KIND_NAMES = {int: ("an integer", "integers"), float: ("a number", "numbers"), 
                str: ("a string", "strings")}
 
 
-def _check_one(value, kind: type, low, above, choices):
+def _check_one(value, kind: type, low, above, high, choices):
     """``value`` converted to ``kind`` if it is one, else None."""
     if kind is bool:
         return value if isinstance(value, (bool, np.bool_)) else None
@@ -150,23 +166,30 @@ def _check_one(value, kind: type, low, above, choices):
     elif kind is str:
         if not isinstance(value, str):
             return None
-    if (low is not None and value < low) or (above is not None and value <= above):
+    if (low is not None and value < low) or (above is not None and value <= above) or (high is not None and value > high):
         return None
     if choices is not None and value not in choices:
         return None
     return value
 
 
-def param(name: str, value, kind, *, low=None, above=None, choices=None, contains=(), steps=False, **profiles):
+def param(name: str, value, kind, *, low=None, above=None, high=None, choices=None, contains=(), why: str | None = None,
+          steps=False, **profiles):
     """A notebook parameter, checked: ``value`` if the parameters cell (or papermill) set it, else the
     profile's value from ``smoke=``, ``fast=``, ``full=``.
 
     ``kind`` is ``int``, ``float``, ``bool``, ``str``, or ``[int]`` / ``[float]`` for a non-empty list of them.
     Integers must be ``>= low`` (default 1: sizes, epochs, dimensions; none when ``choices`` are given),
-    numbers ``>= low`` or ``> above`` when given; values one of ``choices`` when given; a list must hold every element of ``contains``. A value that breaks
-    a rule raises :class:`ParameterError` naming the parameter and what it takes, before anything is
-    trained, cached or recorded. ``steps=True`` marks a count of repetitions that a dry run cuts
-    (:func:`steps_cap`); the check applies to the value before the cut.
+    numbers ``>= low`` or ``> above``, and ``<= high``, when given; values one of ``choices`` when given; a list
+    must hold every element of ``contains``. A parameter named ``seed`` is an integer in ``[0, 2**32 - 1]`` (what
+    NumPy accepts) unless told otherwise. ``why`` says what the bounds protect, for the message: e.g. ``low=20,
+    why="an AUROC and a variance need test images of both sets"``. A value that breaks a rule raises
+    :class:`ParameterError` naming the parameter and what it takes, before anything is trained, cached or
+    recorded. ``steps=True`` marks a count of repetitions that a dry run cuts (:func:`steps_cap`); the check
+    applies to the value before the cut.
+
+    The value returned is remembered for this run and written into its results' meta data
+    (:func:`run_parameters`, :func:`vaebook.record`).
 
     >>> n_train = param("n_train", None, int, smoke=500, fast=10000, full=60000)
     """
@@ -177,30 +200,115 @@ def param(name: str, value, kind, *, low=None, above=None, choices=None, contain
         value = default
     is_list = isinstance(kind, list)
     item = kind[0] if is_list else kind
+    if name == "seed" and item is int and choices is None:
+        low, high = (0 if low is None and above is None else low), (SEED_MAX if high is None else high)
     if low is None and above is None and choices is None and item is int:  # the choices say what may be 0
         low = 1
     rule = (_KIND_NAMES[item][is_list] + (f" >= {low}" if low is not None else "")
-            + (f" > {above}" if above is not None else "") + (f" in {list(choices)}" if choices else ""))
+            + (f" > {above}" if above is not None else "") + (f" <= {high}" if high is not None else "")
+            + (f" in {list(choices)}" if choices else "") + (f" ({why})" if why else ""))
     if is_list:
         rule = f"a non-empty list of {rule}" + (f" that contains {list(contains)}" if contains else "")
     hint = (f"Set it in the notebook's parameters cell (or `papermill -p {name} ...`)" +
             (f"; the current profile's value is {default!r}." if default is not None else "."))
     if is_list:
         ok = isinstance(value, (list, tuple)) and len(value) > 0
-        checked = [_check_one(v, item, low, above, choices) for v in value] if ok else []
+        checked = [_check_one(v, item, low, above, high, choices) for v in value] if ok else []
         if not ok or any(c is None for c in checked) or not set(contains) <= set(checked):
             raise ParameterError(f"parameter {name} = {value!r}: it must be {rule}. {hint}")
-        return _capped(checked, steps)
-    checked = _check_one(value, item, low, above, choices)
-    if checked is None:
-        raise ParameterError(f"parameter {name} = {value!r}: it must be {rule}. {hint}")
+    else:
+        checked = _check_one(value, item, low, above, high, choices)
+        if checked is None:
+            raise ParameterError(f"parameter {name} = {value!r}: it must be {rule}. {hint}")
+    _remember(name, checked, default)
     return _capped(checked, steps)
 
 
+# This run's parameters: name -> (effective value, whether it is the chapter's own for this profile). A notebook
+# kernel runs one chapter; set_profile starts its run and clears them.
+_PARAMETERS: dict[str, tuple[object, bool]] = {}
+# The values papermill injected (`papermill -p name value`), read from the kernel's input history by set_profile.
+_INJECTED: dict[str, object] = {}
+
+
+def _remember(name: str, value, default) -> None:
+    """The chapter's own value is the profile's where it has one, else its parameters cell's (papermill did not
+    inject another)."""
+    changed = value != default if default is not None else name in _INJECTED
+    _PARAMETERS[name] = (value, not changed)
+
+
+def run_parameters() -> dict:
+    """This run's parameters for its results' meta data: ``parameters`` (every :func:`param` by name, its value
+    before a dry run's cut) and ``changed`` (those that are not the chapter's own values for the profile: set
+    through papermill or edited). A run with ``changed == {}`` is the chapter as written, in its profile; the
+    claim tests and the scorecard can tell every other run by it."""
+    return {"parameters": {k: v for k, (v, _) in _PARAMETERS.items()},
+            "changed": {k: v for k, (v, own) in _PARAMETERS.items() if not own}}
+
+
+def _input_history() -> list[str]:
+    """The code cells this kernel has run, in order (IPython's ``In``); empty outside IPython."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return []
+    shell = get_ipython()
+    history = getattr(shell, "user_ns", {}).get("In", []) if shell is not None else []
+    return [c for c in history if isinstance(c, str)]
+
+
+def _assigned(source: str) -> dict[str, object]:
+    """The names a parameters cell assigns, with their literal values (``...`` where not a literal)."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return {}
+    names = {}
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        for t in targets:
+            if isinstance(t, ast.Name):
+                try:
+                    names[t.id] = ast.literal_eval(node.value)
+                except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                    names[t.id] = ...
+    return names
+
+
+def _check_injected(history: list[str]) -> dict[str, object]:
+    """The parameters papermill injected, checked against the chapter's parameters cell.
+
+    papermill runs its injected cell (it begins with ``# Parameters``) right after the cell tagged
+    ``parameters``, and only prints a warning for a name the chapter does not have. Here such a name is an
+    error that names it and lists the chapter's parameters. Returns the injected values that differ from the
+    parameters cell's (``profile`` aside: the meta data record it on its own).
+    """
+    last = max((i for i, c in enumerate(history) if c.lstrip().startswith("# Parameters")), default=None)
+    if last is None or last == 0:
+        return {}
+    injected, defined = _assigned(history[last]), _assigned(history[last - 1])
+    if unknown := sorted(set(injected) - set(defined)):
+        raise ParameterError(f"papermill parameter{'s' * (len(unknown) > 1)} {', '.join(unknown)}: this chapter has "
+                             f"no such parameter, so the run would use the default and record it as the result. "
+                             f"Its parameters are: {', '.join(sorted(defined))}.")
+    return {k: v for k, v in injected.items() if k != "profile" and v != defined[k]}
+
+
 def device() -> torch.device:
-    """CUDA if present, then Apple's MPS, then the CPU (override with ``$VAEBOOK_DEVICE``)."""
-    if os.environ.get("VAEBOOK_DEVICE"):
-        return torch.device(os.environ["VAEBOOK_DEVICE"])
+    """CUDA if present, then Apple's MPS, then the CPU (override with ``$VAEBOOK_DEVICE``, e.g. ``cuda:1``)."""
+    if raw := os.environ.get("VAEBOOK_DEVICE", "").strip():
+        try:
+            chosen = torch.device(raw)
+        except RuntimeError:
+            raise ParameterError(f"VAEBOOK_DEVICE={raw!r} is not a device torch knows: set it to 'cpu', 'cuda', "
+                                 f"'cuda:1' or 'mps', or unset it to take the best one here") from None
+        if not _available(chosen):
+            raise ParameterError(f"VAEBOOK_DEVICE={raw!r}, but this machine has no such device: unset it, or set "
+                                 f"it to 'cpu'")
+        return chosen
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
@@ -208,8 +316,22 @@ def device() -> torch.device:
     return torch.device("cpu")
 
 
+def _available(d: torch.device) -> bool:
+    if d.type == "cuda":
+        return torch.cuda.is_available() and (d.index or 0) < torch.cuda.device_count()
+    if d.type == "mps":
+        return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    return True
+
+
 def seed_everything(seed: int) -> torch.Generator:
-    """Seed Python, NumPy and PyTorch; returns a CPU generator seeded the same way."""
+    """Seed Python, NumPy and PyTorch; returns a CPU generator seeded the same way.
+
+    ``seed`` is a whole number in ``[0, 2**32 - 1]``, the range all three accept."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= SEED_MAX:
+        raise ParameterError(f"seed = {seed!r}: a seed must be a whole number from 0 to 2**32 - 1 = {SEED_MAX} "
+                             f"(NumPy's range); set the notebook's `seed` parameter to one")
+    seed = int(seed)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)

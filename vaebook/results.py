@@ -17,10 +17,11 @@ import json
 import math
 import os
 import re
+import tempfile
 from pathlib import Path
 
-from .files import atomic_path
-from .profiles import batches_cap, current_profile, epochs_cap, steps_cap
+from .files import atomic_path, read_json
+from .profiles import batches_cap, current_profile, epochs_cap, run_parameters, steps_cap
 from .tables import COLUMNS
 
 __all__ = ["ResultsError", "book_root", "results_dir", "record", "read_results", "read_record", "read_file", "glue"]
@@ -42,6 +43,20 @@ def results_dir() -> Path:
     if os.environ.get("VAEBOOK_RESULTS"):
         return Path(os.environ["VAEBOOK_RESULTS"])
     return book_root() / "_build" / "results"
+
+
+def check_results_dir() -> Path:
+    """Create the results folder, or fail now if it is not writable: called where a run starts
+    (:func:`vaebook.set_profile`), not after the chapter has trained its models."""
+    folder = results_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise ResultsError(f"the results folder {folder} is not writable ({e.strerror or e}): the chapter would run "
+                           f"and then fail to record. Set VAEBOOK_RESULTS to a folder you can write to.") from e
+    return folder
 
 
 def _path(chapter: str) -> Path:
@@ -89,7 +104,7 @@ def record(chapter: str, table=None, **values: float) -> None:
             if not isinstance(row["ours"], float):
                 raise ResultsError(f"{chapter}: row {i} ({row['quantity']!r}) has ours={row['ours']!r}, not a finite number")
     meta = {"chapter": chapter, "profile": current_profile(), "max_epochs": epochs_cap(), "max_batches": batches_cap(),
-            "max_steps": steps_cap(),
+            "max_steps": steps_cap(), **run_parameters(),
             "written": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
     blob = {"meta": meta, "values": clean, **({"table": rows} if rows is not None else {})}
     with atomic_path(path) as tmp:
@@ -106,12 +121,44 @@ def read_file(path: Path) -> dict:
     if not path.exists():
         return {}
     try:
-        blob = json.loads(path.read_text())
-        if not isinstance(blob, dict) or not isinstance(blob.get("values"), dict) or "meta" not in blob:
-            raise ValueError("not a results file of this version (no 'meta' and 'values')")
-    except (ValueError, UnicodeDecodeError) as e:
+        blob = read_json(path)
+        _check_blob(blob)
+    except (OSError, ValueError) as e:
         raise ResultsError(f"the results file {path} is corrupt ({e}). Delete it and run the chapter again.") from e
     return blob
+
+
+_TEXT_COLUMNS = ("quantity", "unit", "estimator", "claim", "expect", "profile", "model", "data")
+
+
+def _check_blob(blob) -> None:
+    """Raise ValueError saying what makes ``blob`` not a results file: every reader (the claim tests, the
+    scorecard) may then take its numbers as numbers and its rows as whole."""
+    if not isinstance(blob, dict) or not isinstance(blob.get("values"), dict) or not isinstance(blob.get("meta"), dict):
+        raise ValueError("not a results file of this version: it needs a 'meta' object and a 'values' object")
+    for k, v in blob["values"].items():
+        if not _finite(v):
+            raise ValueError(f"value {k!r} is {v!r}, not a finite number")
+    table = blob.get("table")
+    if table is None:
+        return
+    if not isinstance(table, list):
+        raise ValueError(f"its table is a {type(table).__name__}, not a list of rows")
+    for i, r in enumerate(table):
+        if not isinstance(r, dict):
+            raise ValueError(f"row {i} of its table is a {type(r).__name__}, not an object")
+        if missing := [c for c in COLUMNS if c not in r]:
+            raise ValueError(f"row {i} of its table lacks the column(s) {missing}")
+        bad = ([c for c in ("paper", "reference") if r[c] is not None and not _finite(r[c])]
+               + [c for c in ("ours", "runs") if not _finite(r[c])]
+               + [c for c in _TEXT_COLUMNS if c in r and r[c] is not None and not isinstance(r[c], str)])
+        if bad:
+            raise ValueError(f"row {i} of its table ({r.get('quantity')!r}) has " +
+                             ", ".join(f"{c}={r[c]!r}" for c in bad) + ": numbers must be numbers, text text")
+
+
+def _finite(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def read_results(chapter: str) -> dict[str, float]:

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import sys
+import warnings
 from pathlib import Path
 
 __all__ = ["usable_cpus", "environment", "prepare"]
@@ -54,7 +56,13 @@ def prepare() -> bool:
     """
     if "torch" in sys.modules:
         return False
-    threads = os.environ.get("OMP_NUM_THREADS", "")  # a reader's thread count holds for MKL too
-    for key, value in environment(int(threads) if threads.isdigit() and int(threads) > 0 else None).items():
+    threads = os.environ.get("OMP_NUM_THREADS", "").strip()  # a reader's thread count holds for MKL too
+    count = int(threads) if re.fullmatch(r"[0-9]+", threads) and int(threads) > 0 else None  # "²" passes isdigit()
+    if threads and count is None:  # OpenMP would reject it too: say so once, and use the usable CPUs
+        warnings.warn(f"OMP_NUM_THREADS={threads!r} is not a whole number >= 1; vaebook sets it to "
+                      f"{usable_cpus()} (the CPUs this process may use). Unset it or set it to a count such as 2.",
+                      stacklevel=2)
+        del os.environ["OMP_NUM_THREADS"]
+    for key, value in environment(count).items():
         os.environ.setdefault(key, value)
     return True

@@ -1,8 +1,10 @@
-"""The scorecard: every published number the chapters compare with, on one page.
+"""The scorecard: every published number the chapters compare with, and every claim's verdict, on one page.
 
 :func:`collect` reads every chapter's recorded reproduction table (:func:`vaebook.record`) from the results
 folder, whatever the chapters are: a chapter added later appears without editing anything. Each row gets its
-:func:`vaebook.tables.status` and a link to the section of the chapter that produced it.
+:func:`vaebook.tables.status` and a link to the section of the chapter that produced it; a row that repeats
+another chapter's is left out. :func:`claims` lists every recorded claim with its verdict over seeds
+(:mod:`vaebook.claims`), those with the papers' thresholds apart from those with ours.
 
 Used in: ``book/scorecard.ipynb``.
 """
@@ -15,15 +17,14 @@ from pathlib import Path
 import pandas as pd
 
 from .results import book_root, read_file, results_dir
+from . import claims as _claims
 from .tables import CAPTION_STYLE, STATUSES, number_text, status
 
-__all__ = ["collect", "summary", "to_html", "claim_seeds", "SEEDS_FILE"]
+__all__ = ["collect", "summary", "to_html", "claims"]
 
-# How many seeds each claim holds in: written by `make seeds` (scripts/seeds.py), committed, shipped with vaebook.
-SEEDS_FILE = Path(__file__).parent / "bundle" / "seeds.json"
 SECTION = "reproduction-table"  # the anchor of every chapter's "## Reproduction table"
 COLOURS = {"within tolerance": "#1a7f37", "same direction": "#0969da", "against the paper": "#cf222e",
-           "no paper number": "#57606a"}
+           "not comparable": "#57606a", "no paper number": "#57606a"}
 
 
 def collect(folder: Path | None = None, notebooks: Path | None = None) -> pd.DataFrame:
@@ -33,6 +34,8 @@ def collect(folder: Path | None = None, notebooks: Path | None = None) -> pd.Dat
     for path in sorted(folder.glob("*.json")):
         record, title = read_file(path), _title(path.stem, notebooks)
         for r in record.get("table") or []:
+            if r.get("repeats"):  # counted in the chapter it repeats
+                continue
             r = {k: (float("nan") if v is None and k in ("paper", "reference") else v) for k, v in r.items()}
             rows.append({"chapter": path.stem, "title": title,
                          "link": f"../notebooks/{path.stem}.html#{SECTION}", **r, "status": status(r),
@@ -79,39 +82,19 @@ def to_html(card: pd.DataFrame, digits: int = 3) -> str:
     return "\n".join(out)
 
 
-def claim_seeds(chapter: str | None = None, path: Path | None = None):
-    """The claims with the number of seeds each held in (``make seeds``), as a table for the page: one chapter's,
-    or every chapter's (``chapter=None``, the scorecard).
-
-    Returns a styled table, or a sentence when the chapter has not been run over seeds yet. A claim that holds
-    in only some seeds is *fragile*: its single-seed result in the page above could have gone the other way.
-    """
-    from IPython.display import Markdown
-
-    path = Path(path) if path is not None else SEEDS_FILE
-    blob = json.loads(path.read_text()) if path.exists() else {}
-    chapters = blob.get("chapters", {})
-    rows = [{"chapter": c, **r} for c, rs in chapters.items() for r in rs if chapter in (None, c)]
-    if not rows:
-        return Markdown("*These claims have not been run over several seeds yet (`make seeds`).*")
-
-    def verdict(r):
-        if r["known_failure"]:
-            return "known failure" + ("" if r["held"] == 0 else " (held in some seeds)")
-        return "robust" if r["held"] == r["runs"] else "fails" if r["held"] == 0 else "fragile"
-
-    table = pd.DataFrame([{"chapter": r["chapter"], "claim": r["claim"], "holds in": f"{r['held']} of {r['runs']} seeds",
-                           "verdict": verdict(r)} for r in rows])
-    if chapter is not None:
-        table = table.drop(columns="chapter")
-    runs = {}
-    for c in sorted({r["chapter"] for r in rows}):  # chapters re-run alone (seeds.py NOTEBOOK) carry their own commit
-        ran = blob["ran"][c]
-        runs.setdefault((ran["commit"], ran["date"]), []).append(c[:2].lstrip("0") or "0")
-    where = "; ".join(f"commit {commit} on {date}"
-                      + (f" (chapter{'s' * (len(cs) > 1)} {', '.join(cs)})" if len(runs) > 1 else "")
-                      for (commit, date), cs in runs.items())
-    caption = (f"{blob['profile']} profile, seeds 0–{blob['runs'] - 1}, run at {where} (make seeds); the chapters' "
-               "pages are seed 0 of the current build.")
-    return (table.style.hide(axis="index").set_caption(caption)
-            .set_table_styles([CAPTION_STYLE]))
+def claims(folder: Path | None = None, seeds: Path | None = None) -> pd.DataFrame:
+    """Every claim the chapters recorded, with its verdict over seeds and where its threshold comes from."""
+    folder = Path(folder) if folder is not None else results_dir()
+    rows = []
+    for path in sorted(folder.glob("*.json")):
+        recorded = [_claims.Claim.from_dict(c) for c in read_file(path).get("claims") or []]
+        for v in _claims.verdicts(path.stem, recorded, seeds):
+            source = v.claim.source
+            rows.append({"chapter": path.stem, "claim": v.claim.text,
+                         "threshold": ("the paper's" if isinstance(source, _claims.Paper) else
+                                       "ours, post hoc" if source.post_hoc else "ours, a priori"),
+                         "source": str(source), "verdict": v.state,
+                         "seeds holding": f"{v.held} of {len(v.margins)}" if v.margins else "—",
+                         "known failure": "yes" if v.claim.known_failure else ""})
+    return pd.DataFrame(rows, columns=["chapter", "claim", "threshold", "source", "verdict", "seeds holding",
+                                       "known failure"])

@@ -1,0 +1,138 @@
+"""The claims and their seed record: stated once, current, and consistent with the chapters' known failures.
+
+These run without a book build: the claims are read from each chapter's claims cell
+(:func:`vaebook.claims.from_notebook`), the verdicts from the committed seed runs (``vaebook/bundle/seeds.json``).
+"""
+import ast
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+import vaebook as vb
+from vaebook import claims as vc
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = sorted((ROOT / "notebooks").glob("0[1-9]_*.ipynb"))
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.stem)
+def test_the_seed_runs_are_of_the_current_code(notebook):
+    """A chapter whose code changed since `make seeds` shows verdicts of other code: re-run its seeds."""
+    assert (why := vc.stale(notebook.stem, notebook)) is None, why
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.stem)
+def test_known_failures_fail_or_are_undecided_and_nothing_else_fails(notebook):
+    for v in vc.verdicts(notebook.stem, vc.from_notebook(notebook)):
+        if v.claim.known_failure:
+            assert v.state != "holds", (f"{notebook.stem}: {v.claim.id} holds in every seed: it is no known failure "
+                                        f"any more; remove its known_failure")
+        else:
+            assert v.state != "fails", (f"{notebook.stem}: {v.claim.id} fails in every seed, with no reason given: "
+                                        f"fix it, or say why with known_failure: {v.claim.text}")
+
+
+def _sources():
+    """Every place a claim could be written a second time: notebook cells (but claims cells), library, tests, scripts."""
+    for nb in [*CHAPTERS, *(ROOT / "book").glob("*.ipynb")]:
+        for i, cell in enumerate(json.loads(nb.read_text())["cells"]):
+            if vc.CLAIMS_TAG not in cell.get("metadata", {}).get("tags", []):
+                yield f"{nb.name} cell {i}", "".join(cell["source"])
+    for folder in ("vaebook", "tests", "scripts", "bench"):
+        for path in (ROOT / folder).rglob("*.py"):
+            if path.name not in ("claims.py", "test_verdicts.py"):
+                yield str(path.relative_to(ROOT)), path.read_text()
+
+
+def test_every_claim_is_declared_in_one_place():
+    texts = {}
+    for notebook in CHAPTERS:
+        for c in vc.from_notebook(notebook):
+            assert c.text not in texts, f"the claim {c.text!r} is declared in {texts[c.text]} and in {notebook.stem}"
+            texts[c.text] = notebook.stem
+    for where, source in _sources():
+        if not where.startswith("tests"):  # unit tests build claims of their own
+            assert not re.search(r"\bClaim\(", source), f"{where} declares a claim outside a chapter's claims cell"
+        assert "KNOWN_FAILURES" not in source, f"{where} lists known failures outside the claims"
+        for text in texts:
+            assert text not in source, f"{where} repeats the claim {text!r} of {texts[text]}"
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.stem)
+def test_every_chapter_declares_claims_with_their_threshold_sources(notebook):
+    declared = vc.from_notebook(notebook)
+    assert declared, f"{notebook.stem} declares no claims"
+    for c in declared:
+        assert c.known_failure == "" or not re.search(r"\d\.\d", c.known_failure), \
+            f"{c.id}: a known failure gives its reason in words; its numbers are in the chapter's tables"
+
+
+def _c(**kw):
+    return vc.Claim(**{"id": "c", "text": "x above one half", "reads": "x", "op": ">", "than": 0.5,
+                       "source": vc.Ours(post_hoc=False), **kw})
+
+
+@pytest.mark.parametrize("xs,state", [
+    ([0.8, 0.82, 0.79], "holds"),      # clear of the threshold in every seed
+    ([0.2, 0.22, 0.19], "fails"),
+    ([0.52, 0.47, 0.6], "undecided"),  # both sides
+    ([0.51, 0.7, 0.9], "undecided"),   # one side, but within the seeds' spread
+    ([0.503, 0.504, 0.503], "undecided"),  # one side, but within rounding (the 1 % floor)
+    ([0.8, 0.8], "undecided"),         # too few seeds
+])
+def test_the_rule_decides_only_clear_of_noise(xs, state):
+    assert vc.verdict(_c(), [{"x": x} for x in xs]).state == state
+
+
+def test_a_threshold_can_be_another_value_times_a_factor_plus_an_offset():
+    c = _c(than="y", times=2.0, plus=-1.0)
+    assert c.margin({"x": 5.0, "y": 2.0}) == pytest.approx(2.0)
+    assert _c(op="<").margin({"x": 0.4}) == pytest.approx(0.1)
+    assert c.margin({"x": 5.0}) is None  # not measured
+    assert vc.Claim.from_dict(c.to_dict()) == c
+
+
+def test_one_more_run_contradicts_a_verdict_only_beyond_its_noise():
+    v = vc.verdict(_c(), [{"x": x} for x in (0.8, 0.82, 0.79)])
+    assert vc.contradiction(v, -0.01) is None               # the other side, but within noise
+    assert "this run's margin" in vc.contradiction(v, -0.3)
+    assert vc.contradiction(vc.verdict(_c(), [{"x": 0.52}, {"x": 0.47}, {"x": 0.6}]), -0.3) is None  # undecided
+
+
+def test_bad_claims_are_refused_with_their_name():
+    with pytest.raises(ValueError, match="op must be"):
+        _c(op=">=")
+    with pytest.raises(ValueError, match="source must be"):
+        _c(source="paper")
+    with pytest.raises(vb.ResultsError, match="claim 'c' reads \\['x'\\]"):
+        vb.record("ch", claims=[_c()], y=1.0)
+    vb.record("ch", claims=[_c(optional=True)], y=1.0)  # a profile may leave an optional claim's value out
+    assert vb.read_record("ch")["claims"][0]["id"] == "c"
+
+
+def test_the_fingerprint_follows_code_not_words(tmp_path):
+    nb = json.loads(CHAPTERS[0].read_text())
+    path = tmp_path / "ch.ipynb"
+
+    def fp(cells):
+        path.write_text(json.dumps({**nb, "cells": cells}))
+        return vc.fingerprint(path)
+
+    code = {"cell_type": "code", "metadata": {}, "source": "x = 1\nvb.glue('a', 'words')\n"}
+    base = fp([code])
+    assert fp([code, {"cell_type": "markdown", "metadata": {}, "source": "prose"}]) == base
+    assert fp([{**code, "source": "x = 1\nvb.glue('a', 'other words')\n"}]) == base
+    assert fp([code, {"cell_type": "code", "metadata": {"tags": ["claims"]}, "source": "CLAIMS = []"}]) == base
+    assert fp([{**code, "source": "x = 2\n"}]) != base
+
+
+def test_a_stale_or_corrupt_seed_record_says_what_to_run(tmp_path):
+    path = tmp_path / "seeds.json"
+    assert "no seed runs" in vc.stale("07_novel_examples", CHAPTERS[6], path)
+    path.write_text(json.dumps({"format": 2, "chapters": {"07_novel_examples": {"fingerprint": "old", "values": []}}}))
+    assert "make seeds CHAPTERS=07_novel_examples" in vc.stale("07_novel_examples", CHAPTERS[6], path)
+    path.write_text("[1, 2")
+    with pytest.raises(ValueError, match="seed record .* is corrupt"):
+        vc.seed_record("07_novel_examples", path)

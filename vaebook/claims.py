@@ -1,0 +1,344 @@
+"""Claims: what a chapter asserts, stated once as data, and the verdict several seeds give it.
+
+A :class:`Claim` says that one recorded value lies on one side of a threshold: a number, or another recorded
+value (times a factor, plus an offset)::
+
+    Claim("kl_bernoulli", "the Bernoulli VAE's KL ranks MNIST as less typical than Fashion-MNIST",
+          reads="auc_kl_bernoulli", op=">", than=0.5, source=Paper("Table 1: 0.61"))
+
+Its *margin* in one run is how far the value lies on the claimed side (positive: the claim holds in that run).
+A chapter declares its claims in one cell, beside its reproduction table, and records them with its numbers
+(``vb.record(..., claims=CLAIMS)``). ``make seeds`` runs every chapter with several seeds and commits their
+recorded values (``vaebook/bundle/seeds.json``) with a fingerprint of the code that made them. Everything that
+speaks of a claim reads these two records: the chapter's verdict table and its "What we found", the claim
+tests, and the scorecard. The verdict follows one rule, :data:`RULE`:
+
+* **holds**: the margin is positive in every seed, and its mean is at least :data:`SPREADS` times its noise;
+* **fails**: the same on the other side;
+* **undecided**: anything else, including fewer than :data:`MIN_SEEDS` seeds.
+
+The *noise* of a claim is the larger of its margin's standard deviation over the seeds and :data:`FLOOR` of the
+compared values' size, so that a near tie is never decided by rounding. A claim that a paper makes but that
+does not hold here carries the reason in ``known_failure``; a claim that fails without one is an error of
+the book, and so is a known failure that holds.
+
+Used in: every chapter's claims cell and verdict table, ``tests/test_claims.py``, ``scripts/seeds.py``, the
+scorecard.
+"""
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import math
+import statistics
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+__all__ = ["Paper", "Ours", "Claim", "Verdict", "RULE", "verdicts", "verdict", "contradiction", "fingerprint",
+           "seed_record", "stale", "from_notebook", "table", "SEEDS_FILE"]
+
+MIN_SEEDS = 3   # fewer seeds decide nothing
+SPREADS = 2.0   # the mean margin must be this many noises from zero
+FLOOR = 0.01    # the smallest noise, as a fraction of the compared values' size: rounding and near ties
+RULE = (f"A claim **holds** when its margin (how far the measured value lies on the claimed side of its threshold) "
+        f"is positive in every seed and its mean over the seeds is at least {SPREADS:g} times its noise; it "
+        f"**fails** when the same is true on the other side; otherwise it is **undecided**. The noise is the larger "
+        f"of the margin's standard deviation over the seeds and {FLOOR:.0%} of the compared values' size. At least "
+        f"{MIN_SEEDS} seeds are needed to decide.")
+SEEDS_FILE = Path(__file__).parent / "bundle" / "seeds.json"
+HOLDS, FAILS, UNDECIDED = "holds", "fails", "undecided"
+
+
+@dataclass(frozen=True)
+class Paper:
+    """The threshold or direction comes from the paper: ``where`` names the table or figure (and its number)."""
+    where: str
+
+    def __str__(self) -> str:
+        return f"paper ({self.where})"
+
+
+@dataclass(frozen=True)
+class Ours:
+    """The threshold is ours, chosen before the chapter first ran (``post_hoc=False``) or after seeing results."""
+    post_hoc: bool = False
+
+    def __str__(self) -> str:
+        return "ours, chosen after seeing results" if self.post_hoc else "ours, chosen before the first run"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """``reads`` ``op`` (``">"`` or ``"<"``) ``times · than + plus``, where ``than`` is a number or a recorded value.
+
+    ``id`` names the claim within its chapter; ``text`` is the sentence the chapter asserts; ``source`` says
+    where the threshold comes from; ``known_failure`` says why a paper's claim is not expected to hold here
+    (words only: the numbers are in the chapter's tables); ``optional`` lets a profile leave its values out.
+    """
+    id: str
+    text: str
+    reads: str
+    op: str
+    than: float | str
+    source: Paper | Ours
+    times: float = 1.0
+    plus: float = 0.0
+    known_failure: str = ""
+    optional: bool = False  # a profile may not measure what it reads (a sweep point, a full-profile section)
+
+    def __post_init__(self):
+        if self.op not in (">", "<"):
+            raise ValueError(f"claim {self.id!r}: op must be '>' or '<', got {self.op!r}")
+        if not isinstance(self.source, (Paper, Ours)):
+            raise ValueError(f"claim {self.id!r}: source must be Paper('Table …') or Ours(post_hoc=…), "
+                             f"got {self.source!r}")
+        if not self.id.isidentifier():
+            raise ValueError(f"claim id {self.id!r} is not a plain name (letters, digits, '_')")
+
+    def threshold(self, values: dict) -> float | None:
+        """The threshold in a run with these recorded ``values``; None when the run did not record it."""
+        if isinstance(self.than, str):
+            return self.times * values[self.than] + self.plus if self.than in values else None
+        return self.times * float(self.than) + self.plus
+
+    def margin(self, values: dict) -> float | None:
+        """How far the value lies on the claimed side of the threshold; None when the run did not record it."""
+        threshold = self.threshold(values)
+        if self.reads not in values or threshold is None:
+            return None
+        d = values[self.reads] - threshold
+        return d if self.op == ">" else -d
+
+    def size(self, values: dict) -> float:
+        """The compared values' size, for the noise floor."""
+        threshold = self.threshold(values)
+        return max(abs(values.get(self.reads, 0.0)), abs(threshold or 0.0))
+
+    def comparison(self) -> str:
+        """The comparison as a reader reads it: ``auc_kl_bernoulli > 0.5``."""
+        than = self.than if isinstance(self.than, str) else f"{self.than:g}"
+        than = f"{self.times:g} × {than}" if self.times != 1 else than
+        than = f"{than} {'+' if self.plus > 0 else '−'} {abs(self.plus):g}" if self.plus else than
+        return f"{self.reads} {self.op} {than}"
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["source"] = {"paper": self.source.where} if isinstance(self.source, Paper) else {"post_hoc": self.source.post_hoc}
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Claim":
+        src = d["source"]
+        source = Paper(src["paper"]) if "paper" in src else Ours(bool(src["post_hoc"]))
+        return cls(**{**d, "source": source})
+
+
+@dataclass
+class Verdict:
+    """A claim's verdict over seeds: ``state`` is ``holds``, ``fails`` or ``undecided``."""
+    claim: Claim
+    state: str
+    margins: list[float] = field(default_factory=list)
+    noise: float = math.nan
+    why: str = ""
+
+    @property
+    def held(self) -> int:
+        return sum(m > 0 for m in self.margins)
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.margins) if self.margins else math.nan
+
+    def words(self) -> str:
+        """The verdict in plain words, with its seed count: for a chapter's "What we found"."""
+        n = len(self.margins)
+        if self.state == HOLDS:
+            return f"holds in all {n} seeds, clear of seed noise"
+        if self.state == FAILS:
+            return f"fails in all {n} seeds, clear of seed noise"
+        return f"is undecided ({self.why})"
+
+
+def verdict(claim: Claim, seeds: list[dict]) -> Verdict:
+    """The verdict of ``claim`` from the recorded values of each seed's run, by :data:`RULE`."""
+    margins = [m for m in (claim.margin(v) for v in seeds) if m is not None]
+    if len(margins) < MIN_SEEDS:
+        return Verdict(claim, UNDECIDED, margins, why=f"measured in {len(margins)} seeds; {MIN_SEEDS} are needed")
+    size = statistics.fmean(claim.size(v) for v in seeds if claim.margin(v) is not None)
+    noise = max(statistics.stdev(margins), FLOOR * size)
+    mean = statistics.fmean(margins)
+    held = sum(m > 0 for m in margins)
+    if held == len(margins) and mean >= SPREADS * noise:
+        return Verdict(claim, HOLDS, margins, noise)
+    if held == 0 and -mean >= SPREADS * noise:
+        return Verdict(claim, FAILS, margins, noise)
+    if 0 < held < len(margins):
+        why = f"holds in {held} of {len(margins)} seeds"
+    else:
+        why = f"{'holds' if held else 'fails'} in all {len(margins)} seeds, but within seed noise of its threshold"
+    return Verdict(claim, UNDECIDED, margins, noise, why)
+
+
+def contradiction(v: Verdict, margin: float | None) -> str | None:
+    """Why one more run (the book's, on any machine) contradicts a decided verdict, or None when it does not.
+
+    A run contradicts a verdict only when its margin lies on the other side by more than :data:`SPREADS` noises:
+    a run within noise of the threshold says nothing either way.
+    """
+    if v.state == UNDECIDED or margin is None:
+        return None
+    sign = 1 if v.state == HOLDS else -1
+    if sign * margin < -SPREADS * v.noise:
+        return (f"{v.claim.id}: the seeds say it {v.state} (mean margin {v.mean:+.4g}, noise {v.noise:.3g}), but this "
+                f"run's margin is {margin:+.4g}: {v.claim.text}")
+    return None
+
+
+# ---------------------------------------------------------------------------------------------- the seed record
+# Library modules that neither compute nor choose a number (they present, record, store or schedule): a change
+# to them does not make the seeds' values stale.
+NOT_NUMBERS = {"claims.py", "scorecard.py", "tables.py", "plot.py", "widgets.py", "results.py", "files.py", "cache.py",
+               "runtime.py"}
+CLAIMS_TAG = "claims"  # the tag of a chapter's claims cell: editing a claim does not change its values
+
+
+def _strip_docstrings(tree: ast.AST) -> ast.AST:
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
+                and isinstance(getattr(body[0], "value", None), ast.Constant) and isinstance(body[0].value.value, str):
+            node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+def _is_glue(stmt: ast.stmt) -> bool:
+    """``vb.glue(...)``, or a loop of nothing else: words for the page, no number of the run."""
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+        f = stmt.value.func
+        return isinstance(f, ast.Attribute) and f.attr == "glue" and isinstance(f.value, ast.Name) and f.value.id == "vb"
+    return isinstance(stmt, ast.For) and all(_is_glue(s) for s in stmt.body)
+
+
+def _code_of_module(path: Path) -> str:
+    """A module's code without its docstrings and comments: a reworded docstring changes no number."""
+    return ast.dump(_strip_docstrings(ast.parse(path.read_text())))
+
+
+def _code_of_notebook(path: Path) -> str:
+    """A notebook's code cells, except its claims cell, the Colab set-up and the glue of words to the page."""
+    cells = json.loads(path.read_text())["cells"]
+    code = []
+    for cell in cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if cell.get("cell_type") != "code" or CLAIMS_TAG in tags or "colab-setup" in tags:
+            continue
+        source = "".join(cell.get("source", ""))
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            code.append(source)
+            continue
+        tree.body = [stmt for stmt in tree.body if not _is_glue(stmt)]
+        code.append(ast.dump(tree))
+    return "\n".join(code)
+
+
+def fingerprint(notebook: Path, library: Path | None = None) -> str:
+    """A hash of what makes a chapter's numbers: its code cells (less its claims cell), the library's code
+    (less docstrings and the modules in :data:`NOT_NUMBERS`) and the bundled data."""
+    library = Path(library) if library is not None else Path(__file__).parent
+    h = hashlib.sha256(_code_of_notebook(Path(notebook)).encode())
+    for module in sorted(library.glob("*.py")):
+        if module.name not in NOT_NUMBERS:
+            h.update(module.name.encode() + _code_of_module(module).encode())
+    for data in sorted((library / "bundle").glob("*.npz")):
+        h.update(data.name.encode() + hashlib.sha256(data.read_bytes()).digest())
+    return h.hexdigest()[:16]
+
+
+def seed_record(chapter: str, path: Path | None = None) -> dict:
+    """The committed seed runs of ``chapter``: ``{"fingerprint", "commit", "date", "profile", "values": [...]}``,
+    empty when it has none."""
+    path = Path(path) if path is not None else SEEDS_FILE
+    if not path.exists():
+        return {}
+    try:
+        blob = json.loads(path.read_text())
+        if blob.get("format") != 2:
+            raise ValueError("not a seed record of this version (format 2)")
+        record = blob.get("chapters", {}).get(chapter, {})
+        if not isinstance(record, dict) or not isinstance(record.get("values", []), list):
+            raise ValueError(f"chapter {chapter!r} is not a record of seed runs")
+    except (ValueError, AttributeError) as e:
+        raise ValueError(f"the seed record {path} is corrupt ({e}): run `make seeds` to write it again") from None
+    return record
+
+
+def stale(chapter: str, notebook: Path, path: Path | None = None) -> str | None:
+    """Why the committed seed runs of ``chapter`` no longer describe its code, or None when they do."""
+    record = seed_record(chapter, path)
+    if not record:
+        return f"{chapter} has no seed runs: run `make seeds CHAPTERS={chapter}`"
+    if record.get("fingerprint") != fingerprint(notebook):
+        return (f"the seed runs of {chapter} were made with other code (fingerprint {record.get('fingerprint')}, now "
+                f"{fingerprint(notebook)}): run `make seeds CHAPTERS={chapter}` and commit vaebook/bundle/seeds.json")
+    return None
+
+
+def verdicts(chapter: str, claims, path: Path | None = None) -> list[Verdict]:
+    """Each claim's verdict from the committed seed runs of ``chapter``."""
+    seeds = seed_record(chapter, path).get("values", [])
+    return [verdict(c, seeds) for c in _claims(claims)]
+
+
+def _claims(claims) -> list[Claim]:
+    claims = list(claims.values()) if isinstance(claims, dict) else list(claims)
+    ids = [c.id for c in claims]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"claim ids repeat: {sorted({i for i in ids if ids.count(i) > 1})}")
+    return claims
+
+
+def from_notebook(notebook: Path) -> list[Claim]:
+    """The claims a chapter declares: its parameters cell and its claims cell, run without the experiment."""
+    cells = json.loads(Path(notebook).read_text())["cells"]
+    tagged = {tag: "".join(c["source"]) for c in cells for tag in c.get("metadata", {}).get("tags", [])
+              if tag in ("parameters", CLAIMS_TAG)}
+    if CLAIMS_TAG not in tagged:
+        raise ValueError(f"{notebook} has no cell tagged {CLAIMS_TAG!r} that declares its CLAIMS")
+    import vaebook
+
+    namespace = {"vb": vaebook}
+    exec(compile(tagged.get("parameters", ""), f"{notebook}:parameters", "exec"), namespace)
+    claims_code = "\n".join(line for line in tagged[CLAIMS_TAG].splitlines() if not line.startswith("V = "))
+    exec(compile(claims_code, f"{notebook}:claims", "exec"), namespace)
+    return _claims(namespace["CLAIMS"])
+
+
+def table(chapter: str, claims, values: dict | None = None, path: Path | None = None):
+    """The chapter's claims with their verdicts over seeds (and this run's margin), as a table for the page."""
+    import pandas as pd
+
+    from .tables import CAPTION_STYLE, number_text
+
+    record = seed_record(chapter, path)
+    rows = []
+    for v in verdicts(chapter, claims, path):
+        c = v.claim
+        row = {"claim": c.text, "threshold from": str(c.source),
+               "seeds holding": f"{v.held} of {len(v.margins)}" if v.margins else "—",
+               "mean margin ± noise": f"{number_text(v.mean)} ± {number_text(v.noise)}" if v.margins else "—",
+               "verdict": v.state + (" (known failure)" if c.known_failure and v.state != HOLDS else "")}
+        if values is not None:
+            m = c.margin(values)
+            row["this run's margin"] = number_text(m) if m is not None else "not measured"
+        rows.append(row)
+    if record:
+        caption = (f"{len(record.get('values', []))} seeds of the {record.get('profile', 'fast')} profile. " +
+                   RULE.replace("**", ""))
+    else:
+        caption = "These claims have not been run over seeds yet: every verdict is undecided."
+    return (pd.DataFrame(rows).style.hide(axis="index").set_caption(caption)
+            .set_table_styles([CAPTION_STYLE, {"selector": "td, th", "props": "font-size: 0.85em; padding: 2px 6px"}]))
