@@ -6,6 +6,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# What the built pages serve themselves (MathJax, package.json), from the npm registry: the book works offline.
+NODE_STAMP := node_modules/.installed
 # Full datasets beside the repo (development and CI); the book itself never needs them.
 SHARED_DATA := $(wildcard ../shared/datasets)
 export VAEBOOK_DATA ?= $(if $(SHARED_DATA),$(abspath $(SHARED_DATA)),)
@@ -25,8 +27,12 @@ $(STAMP): requirements.txt pyproject.toml
 	MPLBACKEND=agg $(BIN)/python -c "import matplotlib.pyplot"  # build the font cache once, not inside a page
 	touch $@
 
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 # Notebooks are executed two at a time, one thread each, into Jupyter Book's cache; the build then renders.
-book: $(STAMP)
+book: $(STAMP) $(NODE_STAMP)
 	$(BOOK_ENV) $(BIN)/python scripts/execute_book.py
 	$(BOOK_ENV) $(BIN)/jupyter-book build . --builder html --all
 	@echo "book: open _build/html/index.html"

@@ -5,8 +5,8 @@
 Papermill checks that a chapter *runs*; nbval checks that a re-run *reproduces* a stored execution. For each
 chapter this script runs the notebook in the given profile (smoke: on any CPU, in ``make test``; full: on a
 GPU, see the README) and stores a copy that keeps the chapter's code cells, papermill's injected parameters
-and one added cell, marked ``NBVAL_CHECK_OUTPUT``, that prints the reproduction table's numbers at two
-decimals. Only that cell's output is stored and compared; the rest are executed, not compared.
+and one added cell, marked ``NBVAL_CHECK_OUTPUT``, that prints the reproduction table's numbers to six
+significant digits; ``tests/conftest.py`` has nbval compare them to a tolerance, not digit by digit. Only that cell's output is stored and compared; the rest are executed, not compared.
 ``tests/test_nbval.py`` checks that every chapter has a reference whose code is the chapter's current code
 (rerun this script after changing a chapter) and that nbval really compares it.
 """
@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 REFERENCE = ROOT / "tests" / "reference"
 # nbval checks a cell whose comment line is exactly this marker (text after it on the line disables the check).
 CHECK_CELL = ("# NBVAL_CHECK_OUTPUT\n# the reproduction table's numbers, compared with the stored execution\n"
-              'print(repro[["quantity", "ours"]].to_string(index=False, float_format=lambda v: f"{v:.2f}"))')
+              'print(repro[["quantity", "ours"]].to_string(index=False, float_format=lambda v: f"{v:.6g}"))')
 
 
 def reference(chapter: nbformat.NotebookNode, executed: nbformat.NotebookNode) -> nbformat.NotebookNode:
