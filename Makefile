@@ -18,7 +18,7 @@ BOOK_ENV := VAEBOOK_PROFILE=fast VAEBOOK_PROGRESS=0 VAEBOOK_STATIC_WIDGETS=1 VAE
 export OMP_WAIT_POLICY := PASSIVE
 
 .PHONY: book test unit notebooks nbval claims full full-dry seeds bench stress clean setup
-setup: $(STAMP)
+setup: $(STAMP) $(NODE_STAMP)
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
