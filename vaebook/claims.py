@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 __all__ = ["Paper", "Ours", "Claim", "Verdict", "RULE", "verdicts", "verdict", "contradiction", "fingerprint",
-           "seed_record", "stale", "from_notebook", "table", "SEEDS_FILE"]
+           "seed_record", "stale", "from_notebook", "glue", "status", "table", "SEEDS_FILE"]
 
 MIN_SEEDS = 3   # fewer seeds decide nothing
 SPREADS = 2.0   # the mean margin must be this many noises from zero
@@ -312,9 +312,40 @@ def from_notebook(notebook: Path) -> list[Claim]:
 
     namespace = {"vb": vaebook}
     exec(compile(tagged.get("parameters", ""), f"{notebook}:parameters", "exec"), namespace)
-    claims_code = "\n".join(line for line in tagged[CLAIMS_TAG].splitlines() if not line.startswith("V = "))
+    lines = tagged[CLAIMS_TAG].splitlines()  # the declaration ends where the verdicts are read ("V = ...")
+    claims_code = "\n".join(lines[:next((i for i, line in enumerate(lines) if line.startswith("V = ")), len(lines))])
     exec(compile(claims_code, f"{notebook}:claims", "exec"), namespace)
     return _claims(namespace["CLAIMS"])
+
+
+def glue(prefix: str, verdicts: dict) -> None:
+    """Make each verdict's words available to the page as ``{prefix}_verdict_{id}``, and a count of them all as
+    ``{prefix}_verdicts`` ("of its 7 claims, 4 hold, 1 fails and 2 are undecided")."""
+    from .results import glue as _glue
+
+    for v in verdicts.values():
+        _glue(f"{prefix}_verdict_{v.claim.id}", v.words())
+    n = len(verdicts)
+    counts = [(sum(v.state == s for v in verdicts.values()), s) for s in (HOLDS, FAILS, UNDECIDED)]
+    words = {HOLDS: ("holds", "hold"), FAILS: ("fails", "fail"), UNDECIDED: ("is undecided", "are undecided")}
+    parts = [f"{k} {words[s][k != 1]}" for k, s in counts if k]
+    _glue(f"{prefix}_verdicts", f"of its {n} claims, " + (", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1
+                                                          else parts[0] if parts else "none is decided"))
+
+
+def status(verdicts: list[Verdict]) -> str:
+    """A scope-table status for a paper's experiment from the verdicts of the claims that test it."""
+    n = len(verdicts)
+    counts = {state: sum(v.state == state for v in verdicts) for state in (HOLDS, FAILS, UNDECIDED)}
+    if n and counts[HOLDS] == n:
+        return "reproduced"
+    if n and counts[FAILS] == n:
+        return "against the paper"
+    if n and counts[UNDECIDED] == n:
+        return "undecided over seeds"
+    parts = [f"{counts[HOLDS]} of {n} claims hold"] + [f"{k} {w}" for k, w in
+                                                       ((counts[FAILS], "fail"), (counts[UNDECIDED], "undecided")) if k]
+    return "in part: " + ", ".join(parts)
 
 
 def table(chapter: str, claims, values: dict | None = None, path: Path | None = None):
