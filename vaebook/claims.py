@@ -245,17 +245,60 @@ def _code_of_notebook(path: Path) -> str:
     return "\n".join(code)
 
 
+def _imports(tree: ast.AST, package: str = "vaebook") -> set[str]:
+    """The vaebook modules a piece of code imports (``from . import x``, ``from .x import``, ``vaebook.x``)."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level == 1:  # relative, inside the package
+                found |= {node.module.split(".")[0]} if node.module else {a.name for a in node.names}
+            elif node.module and node.module.split(".")[0] == package:
+                parts = node.module.split(".")
+                found |= {parts[1]} if len(parts) > 1 else {a.name for a in node.names}
+        elif isinstance(node, ast.Import):
+            found |= {a.name.split(".")[1] for a in node.names if a.name.startswith(package + ".")}
+    return found
+
+
+def _reachable(library: Path, start: set[str]) -> list[Path]:
+    """The library's modules that ``import vaebook`` and the chapter's own imports load, transitively."""
+    seen, todo = set(), ["__init__", *start]
+    while todo:
+        name = todo.pop()
+        path = library / f"{name}.py"
+        if name in seen or not path.exists():
+            continue
+        seen.add(name)
+        todo += sorted(_imports(ast.parse(path.read_text())) - seen)
+    return sorted(library / f"{name}.py" for name in seen)
+
+
 def fingerprint(notebook: Path, library: Path | None = None) -> str:
-    """A hash of what makes a chapter's numbers: its code cells (less its claims cell), the library's code
-    (less docstrings and the modules in :data:`NOT_NUMBERS`) and the bundled data."""
+    """A hash of what makes a chapter's numbers: its code cells (less its claims cell and its glue), the code of
+    every library module it can reach (less docstrings and the modules in :data:`NOT_NUMBERS`) and the bundled
+    data. A module no chapter imports, or a reworded docstring, leaves it unchanged."""
     library = Path(library) if library is not None else Path(__file__).parent
-    h = hashlib.sha256(_code_of_notebook(Path(notebook)).encode())
-    for module in sorted(library.glob("*.py")):
+    code = _code_of_notebook(Path(notebook))
+    h = hashlib.sha256(code.encode())
+    cells = [ast.parse(c) for c in _notebook_sources(Path(notebook))]
+    for module in _reachable(library, set().union(*(_imports(t) for t in cells)) if cells else set()):
         if module.name not in NOT_NUMBERS:
             h.update(module.name.encode() + _code_of_module(module).encode())
     for data in sorted((library / "bundle").glob("*.npz")):
         h.update(data.name.encode() + hashlib.sha256(data.read_bytes()).digest())
     return h.hexdigest()[:16]
+
+
+def _notebook_sources(path: Path) -> list[str]:
+    sources = []
+    for cell in json.loads(path.read_text())["cells"]:
+        if cell.get("cell_type") == "code":
+            try:
+                ast.parse(source := "".join(cell.get("source", "")))
+                sources.append(source)
+            except SyntaxError:
+                pass
+    return sources
 
 
 def seed_record(chapter: str, path: Path | None = None) -> dict:
