@@ -303,9 +303,10 @@ def test_a_second_process_waits_for_the_model_another_is_training_and_loads_it(t
     reader.join(timeout=120)
     go.touch()  # let the first finish training
     outputs = [first.communicate(timeout=120)[0], said[0] + second.communicate(timeout=120)[0]] if said else ["", ""]
-    assert "another process is training this model" in outputs[1]
+    assert f"process {first.pid} is training this model; waiting for it" in outputs[1]  # the holder, by its id
     assert outputs[0].strip() == "trained" and outputs[1].strip().endswith("loaded")
     assert len((tmp_path / "log.jsonl").read_text().splitlines()) == 1  # one of them trained it
+    assert not list((tmp_path / "models").glob(".*.lock"))  # and removed its lock
 
 
 def test_fit_makes_adam_fused_and_leaves_every_other_choice_alone():
@@ -320,3 +321,113 @@ def test_fit_makes_adam_fused_and_leaves_every_other_choice_alone():
     assert _fused(partial(torch.optim.Adam), torch.device("meta")).keywords == {}
     w = torch.nn.Parameter(torch.ones(3))
     assert adam([w]).defaults["fused"] is True
+
+
+def test_a_checkpoint_copied_over_another_models_key_is_retrained_saying_what_differs():
+    """A 5-epoch model's file copied onto the 2-epoch model's name: same nets, valid checksum, wrong model."""
+    vb.train_or_load("t", Shift, X, CONFIG)
+    (two,) = cache.cache_dir().glob("t-*.pt")
+    vb.train_or_load("five", Shift, X, vb.FitConfig(epochs=5, batch_size=2))
+    (five,) = cache.cache_dir().glob("five-*.pt")
+    two.write_bytes(five.read_bytes())
+    with pytest.warns(UserWarning, match=rf"cached model .*{two.name} could not be used \(ValueError: it is the model of "
+                                         rf"key {five.stem}, not {two.stem}: its config differs \(epochs 5, not 2\)\); "
+                                         r"retraining it"):
+        model, history = vb.train_or_load("t", Shift, X, CONFIG)
+    assert not history["from_cache"] and len(history["loss"]) == 2
+    assert vb.train_or_load("t", Shift, X, CONFIG)[1]["from_cache"]  # the right model is saved in its place
+
+
+def test_forged_weights_with_a_recomputed_checksum_are_retrained():
+    model, _ = vb.train_or_load("t", Shift, X, CONFIG)
+    path = _checkpoint()
+    ckpt = torch.load(path, weights_only=True)
+    ckpt["state"]["b"] = torch.full_like(ckpt["state"]["b"], 7.0)
+    ckpt["sha256"] = cache.tensor_digest(ckpt["state"], ckpt["history"])  # the checksum as it covered only the tensors
+    torch.save(ckpt, path)
+    with pytest.warns(UserWarning, match="do not match the checksum saved with them"):
+        again, _ = vb.train_or_load("t", Shift, X, CONFIG)
+    torch.testing.assert_close(again.b, model.b)
+    ckpt.pop("trained_for")  # a checkpoint that does not say what it was trained for is never trusted
+    torch.save(ckpt, path)
+    with pytest.warns(UserWarning, match="it was saved without the key and configuration it was trained for"):
+        again, _ = vb.train_or_load("t", Shift, X, CONFIG)
+    torch.testing.assert_close(again.b, model.b)
+
+
+def test_a_read_only_cache_that_holds_the_model_loads_it(monkeypatch):
+    vb.train_or_load("t", Shift, X, CONFIG)
+    files = sorted(cache.cache_dir().iterdir())
+
+    def read_only(folder):
+        raise PermissionError(f"the model cache {folder} is not writable")
+
+    monkeypatch.setattr(vb.train, "prepare_cache", read_only)  # what prepare_cache does with a read-only folder
+    assert vb.train_or_load("t", Shift, X, CONFIG)[1]["from_cache"]
+    assert sorted(cache.cache_dir().iterdir()) == files  # nothing written: no lock either
+    with pytest.raises(PermissionError, match="not writable"):  # a model that must be trained: refused before
+        vb.train_or_load("t", Shift, X, vb.FitConfig(epochs=3, batch_size=2))
+
+
+def test_a_full_disk_names_the_checkpoint_and_keeps_the_trained_model(monkeypatch):
+    import errno
+    from pathlib import Path
+
+    def full(self, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    before = Shift.calls
+    with pytest.warns(UserWarning, match=r"could not write the trained model .*/t-\w+\.pt: no space left on device: "
+                                         r"[\d.]+ kB needed, .* free in .*models\. Free some space there or set "
+                                         r"VAEBOOK_CACHE .*This session goes on with the model it trained"):
+        model, history = vb.train_or_load("t", Shift, X, CONFIG)
+    assert Shift.calls > before and not history["from_cache"] and not torch.equal(model.b, Shift().b)
+    assert not list(cache.cache_dir().glob("*.pt*")) and not list(cache.cache_dir().glob(".*.part"))
+
+
+def test_the_model_is_saved_before_the_training_log_is_written(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAEBOOK_TRAINING_LOG", str(tmp_path))  # a folder: cannot be appended to
+    with pytest.warns(UserWarning, match=r"the training log .* \(VAEBOOK_TRAINING_LOG\) could not be written "
+                                         r"\(Is a directory\); the trained model is saved"):
+        vb.train_or_load("t", Shift, X, CONFIG)
+    assert vb.train_or_load("t", Shift, X, CONFIG)[1]["from_cache"]
+
+
+def test_a_lock_held_without_progress_times_out_naming_its_holder(tmp_path):
+    import os
+
+    with cache.training_lock(tmp_path, "abc") as beat:
+        assert (tmp_path / ".abc.lock").read_text() == str(os.getpid())  # the holder's process id, for the waiters
+        beat()
+        with pytest.raises(TimeoutError, match=rf"abc: process {os.getpid()} has held the training lock .*\.abc\.lock "
+                                               rf"for \d+ s without finishing an epoch\. .*kill {os.getpid()}.*"
+                                               r"VAEBOOK_LOCK_TIMEOUT"):
+            with cache.training_lock(tmp_path, "abc", timeout=0.3):  # another open file: flock refuses it
+                pass
+    assert not list(tmp_path.iterdir())  # the lock file is removed when released
+
+
+def test_a_lock_whose_recorded_holder_is_dead_is_taken_over(tmp_path):
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    with cache.training_lock(tmp_path, "abc"):
+        (tmp_path / ".abc.lock").write_text(dead.stdout.strip())  # as if a child had inherited the lock of a dead parent
+        with pytest.warns(UserWarning, match=rf"held, but its holder, process {dead.stdout.strip()}, is dead; taking"):
+            with cache.training_lock(tmp_path, "abc", timeout=5):
+                pass
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "soon", "nan"])
+def test_a_bad_lock_timeout_is_named(monkeypatch, value):
+    monkeypatch.setenv("VAEBOOK_LOCK_TIMEOUT", value)
+    with pytest.raises(ValueError, match=rf"VAEBOOK_LOCK_TIMEOUT='{value}': it must be a number of seconds > 0"):
+        cache.lock_timeout()
+
+
+def test_the_cache_folder_expands_the_home_folder(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("VAEBOOK_CACHE", "~/models")
+    assert cache.cache_dir() == tmp_path / "models"

@@ -21,6 +21,7 @@ import os
 import tempfile
 import time
 import types
+import warnings
 from functools import lru_cache, partial
 from pathlib import Path
 
@@ -34,7 +35,7 @@ import torch
 from torch import Tensor, nn
 
 __all__ = ["cache_dir", "fingerprint", "code_fingerprint", "code_version", "tensor_digest", "prepare_cache", "training_lock",
-           "STALE_PART_S"]
+           "lock_timeout", "STALE_PART_S", "LOCK_TIMEOUT_S"]
 
 # Modules whose code decides what a trained model is: editing their code (not their comments) retrains. The
 # training loop itself counts by its own compiled code (see vaebook.train.model_key), not by its module's.
@@ -44,6 +45,8 @@ _BY_NAME = ("vaebook", "torch", "numpy", "builtins", "functools", "math", "opera
 
 # A save takes seconds; a .part file this old was left by a process that was killed while saving.
 STALE_PART_S = 600
+# A process training a model touches its lock after every epoch; a waiter gives up after this long without one.
+LOCK_TIMEOUT_S = 3600.0
 
 
 def cache_dir() -> Path:
@@ -203,23 +206,116 @@ def prepare_cache(folder: Path) -> None:
                 part.unlink()
 
 
-@contextlib.contextmanager
-def training_lock(folder: Path, identity: str):
-    """Held while the model ``identity`` (its key's hash: the name is only a label) is looked up, trained and saved
-    in ``folder``: a second process that wants the same model (another job of ``scripts/run_full.py``: chapters 8
-    and 4 share chapter 1's) waits here, then loads it instead of training it a second time.
+def lock_timeout() -> float:
+    """How long a process waits for a model that another process is training, in seconds without progress (the
+    holder touches its lock after every epoch): ``$VAEBOOK_LOCK_TIMEOUT``, else :data:`LOCK_TIMEOUT_S`."""
+    raw = os.environ.get("VAEBOOK_LOCK_TIMEOUT", "").strip()
+    if not raw:
+        return LOCK_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or not np.isfinite(value):
+        raise ValueError(f"VAEBOOK_LOCK_TIMEOUT={raw!r}: it must be a number of seconds > 0, or unset "
+                         f"(default {LOCK_TIMEOUT_S:g})")
+    return value
 
-    An advisory ``flock`` on ``folder/.<identity>.lock``, released when the file is closed or its holder dies.
-    Where there is no such lock (not Unix, or a file system without locks) each process trains on its own, which
-    is only slower: the writes are atomic either way.
+
+@contextlib.contextmanager
+def training_lock(folder: Path, identity: str, timeout: float | None = None):
+    """Held while the model ``identity`` (its key's hash: the name is only a label) is trained and saved in
+    ``folder``: a second process that wants the same model (another job of ``scripts/run_full.py``: chapters 8 and
+    4 share chapter 1's) waits here, then loads it instead of training it a second time.
+
+    An advisory ``flock`` on ``folder/.<identity>.lock``, which holds its holder's process id. The holder calls the
+    function it is given (``beat``) after each epoch; a waiter gives up with a ``TimeoutError`` naming that process
+    once the lock has shown no progress for ``timeout`` seconds (:func:`lock_timeout`), so a stopped or hung
+    holder cannot make it wait for ever. A lock whose holder has died is free (the system releases it); one still
+    held although its recorded holder is dead (a child process inherited it) is taken over with a warning. The
+    holder removes the file when it is done. Where there is no such lock (not Unix, or a file system without
+    locks) each process trains on its own, which is only slower: the writes are atomic either way.
     """
-    with open(folder / f".{identity}.lock", "a") as f:
-        if fcntl is not None:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                print(f"{identity}: another process is training this model; waiting for it, then loading it", flush=True)
-                fcntl.flock(f, fcntl.LOCK_EX)
-            except OSError:  # a file system without locks
-                pass
-        yield
+    path = folder / f".{identity}.lock"
+    if fcntl is None:
+        yield lambda: None
+        return
+    timeout = lock_timeout() if timeout is None else timeout
+    fd, since, told = None, time.time(), False
+    while fd is None:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            fd = None
+            holder = _holder(path)
+            if holder is not None and not _alive(holder):
+                warnings.warn(f"{identity}: the lock {path} is held, but its holder, process {holder}, is dead; "
+                              f"taking it over and training the model here")
+                break
+            if not told:
+                print(f"{identity}: process {holder or '?'} is training this model; waiting for it, then loading it",
+                      flush=True)
+                told = True
+            idle = time.time() - max(_mtime(path), since)  # since the holder's last epoch, or since we came
+            if idle > timeout:
+                raise TimeoutError(f"{identity}: process {holder or '?'} has held the training lock {path} for "
+                                   f"{idle:.0f} s without finishing an epoch. If that process is stopped or hung, end it "
+                                   f"(kill {holder or '<pid>'}) or delete the lock file, and run again; "
+                                   f"VAEBOOK_LOCK_TIMEOUT sets how many seconds to wait.")
+            time.sleep(min(0.5, timeout / 10))
+            continue
+        except OSError:  # a file system without locks
+            os.close(fd)
+            fd = None
+            break
+        if not _same_file(fd, path):  # its last holder removed it after we opened it: lock the new one
+            os.close(fd)
+            fd = None
+            continue
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+    try:
+        yield lambda: _touch(path)
+    finally:
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(path)  # while still held: a waiter then sees another file and locks that
+            os.close(fd)
+
+
+def _holder(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process
+        return True
+    return True
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _touch(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        os.utime(path)
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        return os.fstat(fd).st_ino == os.stat(path).st_ino
+    except OSError:
+        return False

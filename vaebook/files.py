@@ -96,7 +96,7 @@ def _free_bytes(folder: Path) -> int | None:
 
 
 def _mb(n: int) -> str:
-    return f"{n / 1e6:.1f} MB"
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.1f} kB"
 
 
 def read_json(path: str | Path):

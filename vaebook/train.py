@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import io
 import json
 import os
 import random
@@ -20,6 +21,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -27,7 +29,7 @@ import torch
 from torch import Tensor, nn
 
 from .cache import cache_dir, code_fingerprint, code_version, fingerprint, prepare_cache, tensor_digest, training_lock
-from .files import atomic_path
+from .files import WriteError, write_atomic
 from .profiles import batches_cap, epochs_cap, progress, seed_everything
 
 __all__ = ["fit", "FitConfig", "train_or_load", "model_key"]
@@ -136,13 +138,42 @@ def _default_loss(model: nn.Module) -> Callable[..., Tensor]:
 def model_key(name: str, model: nn.Module, data: Tensor | Sequence[Tensor], config: FitConfig,
               loss: Callable = _default_loss, on_epoch: Callable | None = None, max_batches: int | None = None) -> str:
     """The cache file name of a model: ``name`` and a hash of everything that defines the trained model."""
+    return _key(name, _key_parts(model, data, config, loss, on_epoch, max_batches))
+
+
+def _key_parts(model, data, config, loss, on_epoch, max_batches) -> dict:
+    """What defines a trained model, part by part, as text (:func:`vaebook.cache.fingerprint`)."""
     parts = {"model": fingerprint(model), "data": fingerprint(data), "config": fingerprint(config.__dict__),
              "loss": fingerprint(loss), "on_epoch": fingerprint(on_epoch), "code": code_version(),
              "fit": code_fingerprint(fit), "default_loss": code_fingerprint(_default_loss)}
     if max_batches is not None:  # a dry run's cut epochs: never taken for the model trained on whole ones
         parts["max_batches"] = max_batches
-    blob = json.dumps(parts, sort_keys=True)
-    return f"{name}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
+    return parts
+
+
+def _key(name: str, parts: dict) -> str:
+    return f"{name}-{hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]}"
+
+
+def _trained_for(key: str, parts: dict, config: FitConfig, max_batches: int | None, examples: int) -> dict:
+    """What a checkpoint is the model of, saved in it and checked when it is loaded: its key, a hash of each part
+    of the key, and the training configuration in words (for the warning that says what differs)."""
+    return {"key": key,
+            "parts": {k: hashlib.sha256(str(v).encode()).hexdigest()[:16] for k, v in sorted(parts.items())},
+            "config": {"epochs": config.epochs, "batch_size": config.batch_size, "optimizer": repr(config.optimizer),
+                       "seed": config.seed, "max_batches": max_batches, "examples": examples}}
+
+
+def _differences(saved: dict, wanted: dict) -> str:
+    """What differs between the model a checkpoint was trained for and the one wanted, in words."""
+    parts = sorted(k for k in {*saved.get("parts", {}), *wanted["parts"]}
+                   if saved.get("parts", {}).get(k) != wanted["parts"].get(k))
+    config = [f"{k} {saved.get('config', {}).get(k)!r}, not {v!r}" for k, v in wanted["config"].items()
+              if saved.get("config", {}).get(k) != v]
+    if not parts and not config:
+        return ""
+    return (f"it is the model of key {saved.get('key')}, not {wanted['key']}: its {', '.join(parts) or 'key'} "
+            f"differ{'s' * (len(parts) == 1)}" + (f" ({'; '.join(config)})" if config else ""))
 
 
 def train_or_load(name: str, build: Callable[[], nn.Module], data: Tensor | Sequence[Tensor], config: FitConfig, *,
@@ -174,49 +205,101 @@ def train_or_load(name: str, build: Callable[[], nn.Module], data: Tensor | Sequ
         config = dataclasses.replace(config, epochs=cap)
     max_batches = batches_cap()
     folder = cache_dir()
-    prepare_cache(folder)
     data = (data,) if isinstance(data, Tensor) else tuple(data)
     with contextlib.ExitStack() as held:
         held.enter_context(_own_random_state(config.seed))
         model = build()
-        key = model_key(name, model, data, config, loss, on_epoch, max_batches)
+        parts = _key_parts(model, data, config, loss, on_epoch, max_batches)
+        key = _key(name, parts)
         identity = key.rsplit("-", 1)[1]  # the name is a label, the hash the identity
-        held.enter_context(training_lock(folder, identity))  # a process training this same model: wait, then load it
-        path = folder / f"{key}.pt"
-        if not path.exists():  # another chapter may have trained it under its own name
-            path = next(iter(sorted(folder.glob(f"*-{identity}.pt"))), path)
-        if path.exists():
-            try:
-                ckpt = torch.load(path, map_location="cpu", weights_only=True)
-                if ckpt.get("sha256") != tensor_digest(ckpt["state"], ckpt["history"]):
-                    raise ValueError("its tensors do not match the checksum saved with them")
-                model.load_state_dict(ckpt["state"])
-                return model.eval(), {**ckpt["history"], "from_cache": True}
-            except Exception as e:  # corrupt or altered file, or weights of another shape
-                warnings.warn(f"cached model {path} could not be used ({type(e).__name__}: {e}); retraining it")
-                seed_everything(config.seed)
-                model = build()  # a failed load may have half-filled the first one
+        trained_for = _trained_for(key, parts, config, max_batches, len(data[0]))
+        path = _checkpoint_path(folder, key, identity)
+        seen = _stamp(path)
+        if (history := _load_cached(path, model, trained_for)) is not None:
+            return model.eval(), {**history, "from_cache": True}
+        prepare_cache(folder)  # only now: a read-only cache that holds every model a chapter needs is fine
+        beat = held.enter_context(training_lock(folder, identity))  # a process training this same model: wait ...
+        path = _checkpoint_path(folder, key, identity)
+        if _stamp(path) != seen and (history := _load_cached(path, model, trained_for)) is not None:  # ... and load it
+            return model.eval(), {**history, "from_cache": True}
         generator = seed_everything(config.seed)
         recorded = {}
 
         def after_epoch(epoch: int) -> None:
-            if (value := on_epoch(model, epoch)) is not None:
+            beat()  # this process is making progress: a waiter keeps waiting
+            if on_epoch is not None and (value := on_epoch(model, epoch)) is not None:
                 recorded[epoch] = value
 
         started = time.perf_counter()
         losses = fit(loss(model), model.parameters(), data, epochs=config.epochs, batch_size=config.batch_size,
                      optimizer=config.optimizer, generator=generator, desc=desc or name,
-                     on_epoch=after_epoch if on_epoch is not None else None, max_batches=max_batches)
-        per_epoch = -(-len(data[0]) // config.batch_size)
-        _log_training(name=name, device=str(data[0].device), examples=len(data[0]), epochs_asked=asked,
-                      epochs_run=config.epochs, batches_per_epoch=per_epoch,
-                      batches_run=min(per_epoch, max_batches or per_epoch),
-                      seconds=round(time.perf_counter() - started, 3))
+                     on_epoch=after_epoch, max_batches=max_batches)
+        seconds = round(time.perf_counter() - started, 3)
         history = {"loss": [float(v) for v in losses], "recorded": recorded}
-        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        with atomic_path(path) as tmp:
-            torch.save({"state": state, "history": history, "sha256": tensor_digest(state, history)}, tmp)
+        _save(path, model, history, trained_for)
+    per_epoch = -(-len(data[0]) // config.batch_size)
+    _log_training(name=name, device=str(data[0].device), examples=len(data[0]), epochs_asked=asked,
+                  epochs_run=config.epochs, batches_per_epoch=per_epoch,
+                  batches_run=min(per_epoch, max_batches or per_epoch), seconds=seconds)
     return model.eval(), {**history, "from_cache": False}
+
+
+def _checkpoint_path(folder: Path, key: str, identity: str) -> Path:
+    """``folder/<key>.pt``, or the checkpoint of the same model that another chapter saved under its own name."""
+    path = folder / f"{key}.pt"
+    return path if path.exists() else next(iter(sorted(folder.glob(f"*-{identity}.pt"))), path)
+
+
+def _stamp(path: Path) -> tuple | None:
+    """Which file ``path`` is now (None: none), to tell whether another process has saved one since."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _load_cached(path: Path, model: nn.Module, trained_for: dict) -> dict | None:
+    """The history of the checkpoint ``path`` of the model ``trained_for`` describes, its weights loaded into
+    ``model``; None when there is none, or (with a warning that says why) when the file cannot be trusted to be
+    that model: corrupt, altered, saved without the key it was trained for, trained for another key, or of another
+    shape."""
+    if not path.exists():
+        return None
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        state, history, saved = ckpt["state"], ckpt["history"], ckpt.get("trained_for")
+        if ckpt.get("sha256") != tensor_digest(state, history, *([saved] if saved is not None else [])):
+            raise ValueError("its tensors do not match the checksum saved with them")
+        if not isinstance(saved, dict):
+            raise ValueError("it was saved without the key and configuration it was trained for (by an older "
+                             "vaebook, or not by train_or_load)")
+        if differs := _differences(saved, trained_for):
+            raise ValueError(differs)
+        shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+        if {k: tuple(v.shape) for k, v in state.items()} != shapes:
+            raise ValueError("its weights have other names or shapes than the model's")
+        model.load_state_dict(state)  # checked first: a failed load would leave the model half-filled
+        return history
+    except Exception as e:  # anything at all: the model is trained again, never trusted
+        warnings.warn(f"cached model {path} could not be used ({type(e).__name__}: {e}); retraining it")
+        return None
+
+
+def _save(path: Path, model: nn.Module, history: dict, trained_for: dict) -> None:
+    """Save the trained model with what it was trained for, under a checksum of both. Serialised in memory first:
+    a full disk is then an ``OSError`` with its cause, not torch's "unexpected pos" from deep inside its writer,
+    and the bytes needed are known. A failed save is a warning that names the file and the cause; this session
+    goes on with the model it trained (it would otherwise be lost with the error)."""
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    buffer = io.BytesIO()
+    torch.save({"state": state, "history": history, "trained_for": trained_for,
+                "sha256": tensor_digest(state, history, trained_for)}, buffer)
+    try:
+        write_atomic(path, buffer.getvalue(), what="trained model",
+                     fix="Free some space there or set VAEBOOK_CACHE to a folder with room")
+    except WriteError as e:
+        warnings.warn(f"{e}. This session goes on with the model it trained; the next run trains it again.")
 
 
 def _log_training(**entry) -> None:
@@ -225,8 +308,12 @@ def _log_training(**entry) -> None:
     to ``batches_run`` of its ``batches_per_epoch`` minibatches is scaled up to a whole one). ``device`` says where
     the model trained, so that seconds measured on a CPU are never read as a GPU's."""
     if path := os.environ.get("VAEBOOK_TRAINING_LOG"):
-        with open(path, "a") as f:  # one short write per line: lines of parallel writers do not interleave
-            f.write(json.dumps(entry) + "\n")
+        try:
+            with open(os.path.expanduser(path), "a") as f:  # one short write per line: parallel writers do not interleave
+                f.write(json.dumps(entry) + "\n")
+        except OSError as e:  # written after the save: the model is cached whatever happens here
+            warnings.warn(f"the training log {path} (VAEBOOK_TRAINING_LOG) could not be written "
+                          f"({e.strerror or e}); the trained model is saved, only this log line is lost")
 
 
 @contextlib.contextmanager
