@@ -245,10 +245,70 @@ def test_verified_files_are_remembered_until_they_change(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "_md5", lambda p: hashed.append(p) or real(p))
     for _ in range(3):
         data.verify(path, "mnist")
-    assert len(hashed) == 1  # hashed once, then remembered by path, size and mtime
+    assert len(hashed) == 1  # hashed once, then remembered by path, size, times and inode
     write_idx(path, np.arange(7, dtype=np.uint8))  # same name, other bytes
     with pytest.raises(DataError, match="is not the official mnist file"):
         data.verify(path, "mnist")
+
+
+def _remembered_file(tmp_path, monkeypatch):
+    """An accepted file in the data root, verified once (and so remembered), and a counter of MD5 hashes after."""
+    monkeypatch.setenv("VAEBOOK_DATA", str(tmp_path))
+    (tmp_path / "mnist").mkdir()
+    path = tmp_path / "mnist" / "t10k-labels-idx1-ubyte"
+    write_idx(path, np.arange(6, dtype=np.uint8))
+    accept(monkeypatch, path, "mnist")
+    data.verify(path, "mnist")
+    hashed = []
+    real = data._md5
+    monkeypatch.setattr(data, "_md5", lambda p: hashed.append(p) or real(p))
+    return path, hashed
+
+
+def test_a_same_size_rewrite_with_its_mtime_restored_is_checked_again(tmp_path, monkeypatch):
+    import os
+
+    path, hashed = _remembered_file(tmp_path, monkeypatch)
+    data.verify(path, "mnist")
+    assert hashed == []
+    st = path.stat()
+    write_idx(path, np.full(6, 7, dtype=np.uint8))  # every label set to 7: same size
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # and the modification time put back
+    assert path.stat().st_size == st.st_size and path.stat().st_mtime_ns == st.st_mtime_ns
+    with pytest.raises(DataError, match="is not the official mnist file"):
+        data.verify(path, "mnist")
+
+
+def test_the_memo_lives_beside_the_data_it_vouches_for(tmp_path, monkeypatch):
+    path, _ = _remembered_file(tmp_path, monkeypatch)
+    assert data._checks_file() == tmp_path / "data-checks.json" and (tmp_path / "data-checks.json").exists()
+    assert not (tmp_path / "xdg").exists()  # nothing under ~/.cache for data that lives elsewhere
+    assert len(data._checks(data._checks_file())) == 1
+
+
+@pytest.mark.parametrize("memo, message", [
+    ('{"half": ', r"the memo of checked data files .*data-checks\.json is corrupt \(.*\); every file is checked"),
+    ("[1, 2]", r"data-checks\.json holds a list, not an object; every file is checked by its MD5 again"),
+    ("[" * 100_000 + "]" * 100_000, r"data-checks\.json is corrupt \(it is nested too deeply"),
+], ids=["not JSON", "a list", "nested too deeply"])
+def test_a_corrupt_memo_is_named_and_rebuilt(tmp_path, monkeypatch, memo, message):
+    path, hashed = _remembered_file(tmp_path, monkeypatch)
+    data._checks_file().write_text(memo)
+    with pytest.warns(UserWarning, match=message):
+        data.verify(path, "mnist")
+    assert len(hashed) == 1 and isinstance(data._checks(data._checks_file()), dict)  # hashed again, memo rebuilt
+    data.verify(path, "mnist")
+    assert len(hashed) == 1
+
+
+def test_a_memo_entry_that_is_not_a_checksum_is_not_trusted(tmp_path, monkeypatch):
+    import json
+
+    path, hashed = _remembered_file(tmp_path, monkeypatch)
+    memo = data._checks_file()
+    memo.write_text(json.dumps({k: [v] for k, v in json.loads(memo.read_text()).items()}))
+    data.verify(path, "mnist")
+    assert len(hashed) == 1
 
 
 def test_a_planted_cifar_archive_runs_no_code(tmp_path):

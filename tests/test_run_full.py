@@ -115,9 +115,9 @@ TINY_FULL = {
 }
 
 
-def _official_format_colour_files(root: Path, cache: Path, n: int = 40) -> None:
-    """Small CIFAR-10 and SVHN files in their official formats under ``root``, remembered in ``cache`` as checked,
-    as vaebook remembers an official file that passed its MD5 check (these cannot pass it: they are not the
+def _official_format_colour_files(root: Path, n: int = 40) -> None:
+    """Small CIFAR-10 and SVHN files in their official formats under ``root`` (the data root), remembered there as
+    checked, as vaebook remembers an official file that passed its MD5 check (these cannot pass it: they are not the
     official bytes). The colour sets have no offline copy; this is how their code path is tested."""
     import vaebook.data as data
     from vaebook.formats import write_cifar10, write_svhn_mat
@@ -131,12 +131,8 @@ def _official_format_colour_files(root: Path, cache: Path, n: int = 40) -> None:
                    + ["test_batch"]})  # labels 0 and 4 only: chapter 3 trains on k-means clusters of these two
     for split, k in (("train", 5 * n), ("test", n)):
         write_svhn_mat(root / "svhn" / f"{split}_32x32.mat", images(k), rng.integers(0, 10, k))
-    checks = json.loads(data._checks_file().read_text()) if data._checks_file().exists() else {}
     for path in [*root.glob("cifar10/*"), *root.glob("svhn/*")]:
-        st = path.stat()
-        checks[f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"] = data.REMOTE[path.parent.name][path.name][0]
-    (cache / "vaebook").mkdir(parents=True)
-    (cache / "vaebook" / "data-checks.json").write_text(json.dumps(checks))
+        data._remember(path, data.REMOTE[path.parent.name][path.name][0])
 
 
 # The colour rows each chapter records: the negative-sampling paper's Table 2 (5 pairs × 2 scores, × 2 sources in
@@ -163,8 +159,8 @@ def test_a_smoke_sized_full_profile_run(chapter, tmp_path, monkeypatch):
     for folder in Path(FULL_DATA).iterdir():
         if folder.is_dir() and folder.name not in ("cifar10", "svhn"):  # the colour sets: the tiny files below
             (root / folder.name).symlink_to(folder.resolve())
-    _official_format_colour_files(root, cache)
     monkeypatch.setenv("VAEBOOK_DATA", str(root))
+    _official_format_colour_files(root)
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
     parameters = [arg for name, value in TINY_FULL[chapter].items() for arg in ("-p", name, json.dumps(value))]
     rc = run_full.main([str(ROOT / "notebooks" / f"{chapter}.ipynb"), "--out", str(out), "--seeds", "0",

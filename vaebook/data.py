@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .files import atomic_path
+from .files import atomic_path, read_json
 from .formats import DataError, read_cifar10, read_idx, read_idx_bytes, read_npz, read_omniglot_zip, read_svhn_mat
 from .profiles import current_profile
 
@@ -143,38 +143,68 @@ def accepted_md5(name: str, filename: str) -> set[str]:
 
 
 def _checks_file() -> Path:
-    """Where verified files are remembered: ``$XDG_CACHE_HOME/vaebook/data-checks.json`` (else ``~/.cache``)."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vaebook" / "data-checks.json"
+    """Where verified files are remembered: ``data-checks.json`` in the data root, beside the data it vouches for
+    (:func:`data_root`: ``$VAEBOOK_DATA``, else ``~/.cache/vaebook/data``)."""
+    return data_root() / "data-checks.json"
+
+
+def _checks(record: Path) -> dict:
+    """The memo of checked files; a corrupt one (not JSON, or not an object) is named, and rebuilt from nothing."""
+    try:
+        checked = read_json(record)
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as e:
+        warnings.warn(f"the memo of checked data files {record} is corrupt ({e}); every file is checked by its MD5 "
+                      f"again and the memo rebuilt")
+        return {}
+    if not isinstance(checked, dict):
+        warnings.warn(f"the memo of checked data files {record} holds a {type(checked).__name__}, not an object; "
+                      f"every file is checked by its MD5 again and the memo rebuilt")
+        return {}
+    return checked
+
+
+def _stamp(path: Path) -> str:
+    """A file as the memo knows it: its real path, size, modification time, inode change time and inode. The change
+    time cannot be set back (``touch -d`` sets it to now), so a rewrite with its mtime restored is seen too."""
+    st = path.stat()
+    return f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}|{st.st_ino}"
+
+
+def _remember(path: Path, md5: str) -> None:
+    """Remember that ``path``, as it is now, has ``md5``; forget what was remembered of it before. A memo that
+    cannot be written (a read-only data folder) only costs a second hash next time."""
+    record, stamp = _checks_file(), _stamp(path)
+    prefix = stamp.split("|")[0] + "|"
+    checked = {k: v for k, v in _checks(record).items() if not k.startswith(prefix)}
+    try:
+        with atomic_path(record) as tmp:
+            tmp.write_text(json.dumps({**checked, stamp: md5}, indent=0))
+    except OSError:
+        pass
 
 
 def verify(path: Path, name: str) -> Path:
     """Check ``path`` (a file of dataset ``name``) against its MD5 before it is first used.
 
-    A file that passed is remembered by its path, size and modification time, so that later loads do not
-    hash it again; any change to the file checks it again. A file with another MD5 is a
+    A file that passed is remembered in ``data-checks.json`` in the data root (:func:`_stamp`), so that later
+    loads do not hash it again. What the memo trusts: a file whose path, size, modification time, inode change
+    time and inode number are all as they were when it passed. Any write to the file changes its change time,
+    even one that restores its size and modification time, and so checks it again. A file with another MD5 is a
     :class:`DataError` naming the file, both checksums and the fix: nothing is read from it.
     """
     path = Path(path)
-    st = path.stat()
-    key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
     expected = accepted_md5(name, path.name)
-    record = _checks_file()
-    try:
-        checked = json.loads(record.read_text())
-    except (OSError, ValueError):
-        checked = {}
-    if checked.get(key) in expected:
+    remembered = _checks(_checks_file()).get(_stamp(path))
+    if isinstance(remembered, str) and remembered in expected:
         return path
     got = _md5(path)
     if got not in expected:
         raise DataError(f"{path} is not the official {name} file {path.name}: its MD5 is {got}, expected "
                         f"{' or '.join(sorted(expected))}. It may be another dataset's file, a truncated download or "
                         f"a different version. Delete it (it is downloaded again), or put the official file there.")
-    try:
-        with atomic_path(record) as tmp:
-            tmp.write_text(json.dumps({**checked, key: got}, indent=0))
-    except OSError:  # a read-only cache only costs a second hash next time
-        pass
+    _remember(path, got)
     return path
 
 
