@@ -5,6 +5,7 @@ import io
 import pickle
 import tarfile
 import zipfile
+import zlib
 
 import numpy as np
 import pytest
@@ -131,6 +132,10 @@ def test_emnist_is_transposed_upright_and_labels_start_at_zero(tmp_path, monkeyp
     ds = data.load("emnist-letters", "test", profile="full")
     np.testing.assert_array_equal(ds.x, upright)
     assert list(ds.y) == [0, 25]
+    monkeypatch.setattr(data, "MAX_IDX_BYTES", 20)  # as if the archive declared a member larger than any dataset
+    with pytest.raises(DataError, match=r"gzip\.zip declares its member gzip/emnist-letters-test-images-idx3-ubyte\.gz "
+                                        r"[\d,]+ bytes, more than any file of the book"):
+        data.load("emnist-letters", "test", profile="full")
 
 
 def _png(array):
@@ -152,6 +157,59 @@ def test_omniglot_zip(tmp_path):
     (tmp_path / "broken.zip").write_bytes((tmp_path / "images_evaluation.zip").read_bytes()[:50])
     with pytest.raises(DataError, match="corrupt"):
         read_omniglot_zip(tmp_path / "broken.zip")
+
+
+def _png_declaring(width: int, height: int) -> bytes:
+    """A 1x1 PNG whose header says ``width`` x ``height``: what a reader sees before decoding a pixel."""
+    import struct
+
+    raw = bytearray(_png(np.zeros((1, 1), np.uint8)))
+    at = raw.index(b"IHDR")
+    raw[at + 4:at + 12] = struct.pack(">II", width, height)
+    raw[at + 17:at + 21] = struct.pack(">I", zlib.crc32(bytes(raw[at:at + 17])))
+    return bytes(raw)
+
+
+@pytest.mark.parametrize("member, content, message", [
+    ("0001_01.png", None, r"holds '0001_01\.png', which is not in an alphabet's folder \(official members are "
+                          r"images_background/<alphabet>/<character>/<image>\.png\)"),
+    ("images_background/Alpha/character01/big.png", _png_declaring(20000, 20000),
+     r"member images_background/Alpha/character01/big\.png is not an Omniglot image \(Image size \(400000000 pixels\)"),
+    ("images_background/Alpha/character01/big.png", _png_declaring(3000, 3000),
+     r"member images_background/Alpha/character01/big\.png is 3000 x 3000 pixels, not an Omniglot image \(105 x 105\)"),
+])
+def test_an_omniglot_zip_with_a_stray_or_huge_member_is_named(tmp_path, member, content, message):
+    with zipfile.ZipFile(tmp_path / "images_background.zip", "w") as zf:
+        zf.writestr(member, content if content is not None else _png(np.zeros((105, 105), np.uint8)))
+    with pytest.raises(DataError, match=r"images_background\.zip:? .*" + message):
+        read_omniglot_zip(tmp_path / "images_background.zip")
+
+
+def test_a_gzip_that_expands_beyond_its_header_is_refused_without_decompressing_it(tmp_path):
+    """A file of a few kB that would decompress to 300 MB: the header declares 6 labels, so at most 6 bytes more
+    are decompressed."""
+    header = bytes([0, 0, 0x08, 1]) + np.asarray([6], ">i4").tobytes()
+    stream = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    bomb = stream.compress(header + bytes(6)) + b"".join(stream.compress(bytes(1 << 20)) for _ in range(300))
+    (tmp_path / "bomb.gz").write_bytes(bomb + stream.flush())
+    assert (tmp_path / "bomb.gz").stat().st_size < 400_000
+    with pytest.raises(DataError, match=r"bomb\.gz decompresses to more than the 14 bytes its header declares for "
+                                        r"shape \(6,\): it is not the official file"):
+        read_idx(tmp_path / "bomb.gz")
+
+
+@pytest.mark.parametrize("shape, message", [
+    ((-6,), r"declares the shape \(-6,\), with a negative size"),
+    ((2**31 - 1, 2**31 - 1, 4), r"declares the shape \(2147483647, 2147483647, 4\), 18,446,744,056,529,682,452 "
+                               r"bytes, more than any dataset of the book"),
+])
+@pytest.mark.parametrize("gz", [False, True])
+def test_an_idx_header_with_a_negative_or_wrapped_size_is_named(tmp_path, shape, message, gz):
+    raw = bytes([0, 0, 0x08, len(shape)]) + np.asarray(shape, ">i4").tobytes() + bytes(16)
+    path = tmp_path / ("x.gz" if gz else "x")
+    path.write_bytes(gzip.compress(raw) if gz else raw)
+    with pytest.raises(DataError, match=rf"{path.name} " + message):
+        read_idx(path)
 
 
 def _cifar_archive(path, batches):

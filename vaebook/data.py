@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from .files import atomic_path, read_json
-from .formats import DataError, read_cifar10, read_idx, read_idx_bytes, read_npz, read_omniglot_zip, read_svhn_mat
+from .formats import MAX_IDX_BYTES, DataError, read_cifar10, read_idx, read_idx_bytes, read_npz, read_omniglot_zip, read_svhn_mat
 from .profiles import current_profile
 
 __all__ = ["ImageSet", "DataError", "DATASETS", "data_root", "load", "load_optional", "download", "bundle_info",
@@ -310,8 +310,12 @@ def _load_emnist_letters(split: str) -> ImageSet:
 
 
 def _zip_member(archive: Path, member: str) -> bytes:
+    """One member's bytes, refused unread when the archive declares it larger than any file of the book."""
     try:
         with zipfile.ZipFile(archive) as zf:
+            if (size := zf.getinfo(member).file_size) > MAX_IDX_BYTES:
+                raise DataError(f"{archive} declares its member {member} {size:,} bytes, more than any file of the book: "
+                                f"it is not the official EMNIST archive. Delete it and download it again.")
             return zf.read(member)
     except (zipfile.BadZipFile, KeyError, OSError, zlib.error, EOFError) as e:
         raise DataError(f"{archive} is corrupt or not the official EMNIST archive: cannot read {member} ({e}). "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import math
 import pickle
 import tarfile
 import zipfile
@@ -51,24 +52,74 @@ def read_idx(path: str | Path) -> np.ndarray:
 
 
 def read_idx_bytes(raw: bytes, name: str) -> np.ndarray:
-    """:func:`read_idx` of a file's bytes (gunzipped when they start with gzip's magic); ``name`` is for errors."""
+    """:func:`read_idx` of a file's bytes (gunzipped when they start with gzip's magic); ``name`` is for errors.
+
+    A gzipped file is decompressed only as far as its header declares: a small file that would expand to far more
+    (a "zip bomb") is refused after the declared size, not read into memory whole.
+    """
     if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as e:  # zlib.error: a stream corrupted mid-way
-            raise DataError(f"{name} is corrupt or truncated ({type(e).__name__}: {e}). Delete it and download "
-                            f"it again.") from e
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
-        raise DataError(f"{name} is not an IDX file (bad magic number). Replace it with the official file.")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    shape = tuple(int(d) for d in np.frombuffer(raw, ">i4", count=ndim, offset=4)) if len(raw) >= header else ()
-    dtype = np.dtype(_IDX_DTYPES[raw[2]])
-    expected = header + int(np.prod(shape)) * dtype.itemsize if shape else -1
+        raw = _gunzip_idx(raw, name)
+    header, dtype, shape = _idx_header(raw, name)
+    expected = header + math.prod(shape) * dtype.itemsize
     if len(raw) != expected:
         raise DataError(f"{name} is truncated or padded: expected {expected} bytes for shape {shape}, "
                         f"found {len(raw)}. Delete it and download it again.")
     return np.frombuffer(raw, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+# The largest IDX file a dataset of the book has is EMNIST's, about 0.7 GB; a header declaring more is not one.
+MAX_IDX_BYTES = 4 << 30
+
+
+def _idx_header(raw: bytes, name: str) -> tuple[int, np.dtype, tuple[int, ...]]:
+    """``(header length, dtype, shape)`` of an IDX file's first bytes, checked: the shape's sizes are
+    non-negative and what they declare is no more than :data:`MAX_IDX_BYTES`."""
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES or raw[3] == 0:
+        raise DataError(f"{name} is not an IDX file (bad magic number). Replace it with the official file.")
+    ndim, dtype = raw[3], np.dtype(_IDX_DTYPES[raw[2]])
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DataError(f"{name} is truncated: its header declares {ndim} dimensions, but the file ends at byte "
+                        f"{len(raw)}. Delete it and download it again.")
+    shape = tuple(int(d) for d in np.frombuffer(raw, ">i4", count=ndim, offset=4))
+    if min(shape) < 0:
+        raise DataError(f"{name} declares the shape {shape}, with a negative size: it is corrupt or not an IDX file. "
+                        f"Replace it with the official file.")
+    if (size := header + math.prod(shape) * dtype.itemsize) > MAX_IDX_BYTES:
+        raise DataError(f"{name} declares the shape {shape}, {size:,} bytes, more than any dataset of the book "
+                        f"({MAX_IDX_BYTES:,}): it is corrupt or not an IDX file. Replace it with the official file.")
+    return header, dtype, shape
+
+
+def _gunzip_idx(raw: bytes, name: str) -> bytes:
+    """Decompress a gzipped IDX file up to the size its header declares, and one byte more to see whether it
+    holds more than it declares (refused without decompressing the rest)."""
+    stream, out, tail = zlib.decompressobj(zlib.MAX_WBITS | 16), bytearray(), raw
+
+    def fill(n: int) -> None:
+        nonlocal tail
+        while len(out) < n and not stream.eof:
+            chunk = stream.decompress(tail, n - len(out))
+            tail = stream.unconsumed_tail
+            out.extend(chunk)
+            if not chunk and not tail:
+                break
+
+    try:
+        fill(4)
+        fill(4 + 4 * out[3] if len(out) >= 4 else 4)
+        header, dtype, shape = _idx_header(bytes(out), name)
+        size = header + math.prod(shape) * dtype.itemsize
+        fill(size + 1)
+    except zlib.error as e:  # a stream corrupted mid-way
+        raise DataError(f"{name} is corrupt or truncated ({type(e).__name__}: {e}). Delete it and download it again.") from e
+    if len(out) > size:
+        raise DataError(f"{name} decompresses to more than the {size:,} bytes its header declares for shape {shape}: "
+                        f"it is not the official file. Delete it and download it again.")
+    if not stream.eof:
+        raise DataError(f"{name} is corrupt or truncated (the compressed stream ends early). Delete it and download "
+                        f"it again.")
+    return bytes(out)
 
 
 def write_idx(path: str | Path, array: np.ndarray) -> None:
@@ -92,8 +143,6 @@ def read_omniglot_zip(path: str | Path, size: int = 28) -> tuple[np.ndarray, np.
     filter, the usual preparation for 28×28 OOD experiments. Labels are the
     alphabet index (alphabets sorted by name).
     """
-    from PIL import Image
-
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path} does not exist.")
@@ -102,19 +151,41 @@ def read_omniglot_zip(path: str | Path, size: int = 28) -> tuple[np.ndarray, np.
             names = sorted(n for n in zf.namelist() if n.endswith(".png"))
             if not names:
                 raise DataError(f"{path} holds no PNG images: is it the official Omniglot zip?")
+            if stray := [n for n in names if n.count("/") < 2]:
+                raise DataError(f"{path} holds {stray[0]!r}, which is not in an alphabet's folder (official members are "
+                                f"images_background/<alphabet>/<character>/<image>.png): is it the official Omniglot zip?")
             alphabets = sorted({n.split("/")[1] for n in names})
             index = {a: i for i, a in enumerate(alphabets)}
             x = np.empty((len(names), size, size), np.uint8)
             y = np.empty(len(names), np.int64)
             for i, name in enumerate(names):
-                img = Image.open(io.BytesIO(zf.read(name))).convert("L")
-                if img.size != (size, size):
-                    img = img.resize((size, size), Image.Resampling.BOX)
-                x[i] = 255 - np.asarray(img, np.uint8)
+                x[i] = 255 - _omniglot_image(zf, name, path, size)
                 y[i] = index[name.split("/")[1]]
     except (zipfile.BadZipFile, OSError, EOFError) as e:
         raise DataError(f"{path} is corrupt or truncated ({e}). Delete it and download it again.") from e
     return x, y
+
+
+# Omniglot's images are 105 x 105; an image with more pixels than this is not one, and is not decoded.
+MAX_OMNIGLOT_PIXELS = 1024 * 1024
+
+
+def _omniglot_image(zf: zipfile.ZipFile, name: str, path: Path, size: int) -> np.ndarray:
+    """One member's image, grey, resized to ``size`` x ``size``; its dimensions are read (from the PNG header) and
+    checked before a single pixel is decoded."""
+    from PIL import Image
+
+    try:
+        img = Image.open(io.BytesIO(zf.read(name)))
+    except Image.DecompressionBombError as e:
+        raise DataError(f"{path}: member {name} is not an Omniglot image ({e}). Is it the official Omniglot zip?") from e
+    if img.width * img.height > MAX_OMNIGLOT_PIXELS:
+        raise DataError(f"{path}: member {name} is {img.width} x {img.height} pixels, not an Omniglot image (105 x 105). "
+                        f"Is it the official Omniglot zip?")
+    img = img.convert("L")
+    if img.size != (size, size):
+        img = img.resize((size, size), Image.Resampling.BOX)
+    return np.asarray(img, np.uint8)
 
 
 class _ArrayUnpickler(pickle.Unpickler):
