@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import nbformat
@@ -23,6 +24,16 @@ import colab_cell  # noqa: E402
 COLAB = {"torch": "2.13.0", "numpy": "2.4.6", "scipy": "1.17.1", "scikit-learn": "1.9.1", "matplotlib": "3.11.2",
          "pandas": "3.1.1", "seaborn": "0.13.2", "jinja2": "3.1.6", "pillow": "13.0.0", "tqdm": "4.70.1",
          "ipywidgets": "7.7.1", "ipykernel": "6.31.0", "pyyaml": "6.0.3"}
+
+
+def test_the_set_up_cell_installs_the_release_the_buttons_open():
+    """The cell pins vaebook to the ref the launch and Colab buttons open (``repository.branch`` of _config.yml), and
+    that ref is this version's release tag: not ``main``, which moves on after the book is built."""
+    url, ref = colab_cell.repository()
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert ref == f"v{version}", f"_config.yml's repository.branch is {ref!r}, not the release tag v{version}: " \
+                                 "set it, run python scripts/colab_cell.py, commit and push the tag"
+    assert f"vaebook @ git+{url}@{ref}" in colab_cell.cell_source()
 
 
 def _run(cmd, **kw):
