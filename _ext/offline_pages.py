@@ -7,8 +7,9 @@
 - **No script is included twice.** Sphinx 7 puts an inline script that an extension adds after the builder
   started (``app.add_js_file(None, body=...)``) on every page twice, once with the filename ``None`` and once
   with ``''``; sphinx-thebe's ``const THEBE_JS_URL`` then throws "Identifier 'THEBE_JS_URL' has already been
-  declared" on every page. Fixed upstream in sphinx-doc/sphinx#13402 (Sphinx 8.2), which Jupyter Book 1 (Sphinx
-  < 8) does not get; :func:`drop_duplicate_scripts` is the work-around, the only one in the book.
+  declared" on every page. Fixed upstream by sphinx-doc/sphinx#13402 (a pull request merged in 2025, in Sphinx
+  8), which Jupyter Book 1 (sphinx~=7.0) does not get; :func:`drop_duplicate_scripts` is the work-around, the
+  only one in the book: drop it with Sphinx 8.
 - **Search shows a summary offline.** Sphinx's search page fetches each hit's page to quote it, and a browser
   refuses ``fetch`` of a ``file://`` page. Each page's text is written into ``_static/search-texts.js``, which
   the search page reads instead when it is opened from disk (``_static/offline-search.js``); over http (GitHub
@@ -89,19 +90,19 @@ def _text(node: nodes.Node) -> str:
     return inner + " " if isinstance(node, _BLOCKS) else inner
 
 
-def collect_search_text(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
-    if doctree is not None:
-        app.builder.offline_search_texts[pagename] = " ".join(_text(doctree).split())
-    if pagename == "search":
-        app.add_js_file("offline-search.js")
-
-
 def add_static(app: Sphinx, config) -> None:
     config.html_static_path.append(str(Path(__file__).parent / "static"))  # offline-search.js
 
 
 def start_search_texts(app: Sphinx) -> None:
     app.builder.offline_search_texts = {}
+
+
+def collect_search_text(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
+    if doctree is not None:
+        app.builder.offline_search_texts[pagename] = " ".join(_text(doctree).split())
+    if pagename == "search":
+        app.add_js_file("offline-search.js")
 
 
 def write_search_texts(app: Sphinx, exception: Exception | None) -> None:
