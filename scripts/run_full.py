@@ -6,7 +6,8 @@
     python scripts/run_full.py --gather-only --out _build/full
     python scripts/run_full.py notebooks/04_negative_sampling.ipynb --seeds 3   # re-run one failed job, gather all
 
-Each job executes one notebook with papermill (``profile``, ``seed`` and any ``-p name value`` as parameters)
+Each job executes one notebook with papermill (``profile``, ``seed`` and any ``-p name value`` as parameters, each
+where the notebook has it: vaebook refuses a parameter a chapter does not define, and so does ``-p`` one no chapter has)
 into its own folder ``<out>/jobs/<chapter>/seed<k>/``: the executed notebook, the chapter's recorded numbers
 (``results/``) and ``job.json`` (status, seconds, peak memory), each written whole or not at all. A job that
 fails writes its error into its ``job.json`` and takes nothing else down. The gather step then merges every
@@ -133,8 +134,9 @@ def _run(job: Job, folder: Path, env: dict[str, str]) -> dict:
     started, error = time.time(), None
     running = folder / f".{notebook.stem}.running.ipynb"  # renamed onto its name only when the run succeeded
     try:
-        pm.execute_notebook(str(notebook), str(running), parameters={"profile": job.profile, "seed": job.seed,
-                                                                      **job.parameters},
+        parameters = {"profile": job.profile, "seed": job.seed, **job.parameters}
+        takes = notebook_parameters(notebook)  # vaebook refuses a parameter the chapter lacks (00_data has no seed)
+        pm.execute_notebook(str(notebook), str(running), parameters={k: v for k, v in parameters.items() if k in takes},
                             cwd=str(notebook.parent), kernel_name="python3", progress_bar=False,
                             execution_timeout=job.timeout_s, start_timeout=300)  # a busy machine starts kernels slowly
         os.replace(running, folder / notebook.name)
@@ -155,6 +157,13 @@ def _run(job: Job, folder: Path, env: dict[str, str]) -> dict:
     with atomic_path(folder / "job.json") as tmp:
         tmp.write_text(json.dumps(report, indent=1))
     return report
+
+
+def notebook_parameters(notebook: Path) -> set[str]:
+    """The names the notebook's cell tagged ``parameters`` defines (papermill's own reading of it)."""
+    import papermill as pm
+
+    return set(pm.inspect_notebook(str(notebook)))
 
 
 def plan(notebooks: list[Path], *, out: Path, profile: str, seeds: list[int] | None, runs: int | None,
@@ -432,6 +441,10 @@ def main(argv: list[str] | None = None) -> int:
         paths = [Path(p).resolve() for p in args.notebooks] or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
         if missing := [str(p) for p in paths if not p.exists()]:
             ap.error(f"no such notebook: {', '.join(missing)}")
+        defined = set().union(*map(notebook_parameters, paths))  # a -p goes to the chapters that have it
+        if unknown := sorted({name for name, _ in args.parameter} - defined):
+            ap.error(f"-p {', '.join(unknown)}: none of the notebooks has such a parameter (they have: "
+                     f"{', '.join(sorted(defined))})")
         jobs = plan(paths, out=out, profile=args.profile, seeds=args.seeds, runs=args.runs,
                     parameters=dict(parse_parameter(p) for p in args.parameter), max_epochs=args.max_epochs,
                     max_steps=args.max_steps, max_batches=args.max_batches, cache=Path(args.cache).resolve() if args.cache else None)

@@ -67,6 +67,16 @@ def test_fan_out_keeps_the_jobs_that_ran_and_names_the_one_that_failed(tmp_path,
     assert dict(os.environ) == before, "running jobs changed the caller's environment"
 
 
+def test_a_parameter_goes_only_to_the_chapters_that_have_it_and_a_typo_is_refused(tmp_path, capsys):
+    nb = _notebook(tmp_path / "tiny.ipynb")
+    assert run_full.notebook_parameters(nb) == {"profile", "seed"}
+    assert "seed" not in run_full.notebook_parameters(ROOT / "notebooks" / "00_data.ipynb")  # not passed to it
+    with pytest.raises(SystemExit):
+        run_full.main([str(nb), "--out", str(tmp_path / "full"), "-p", "sed", "1"])
+    assert "-p sed: none of the notebooks has such a parameter (they have: profile, seed)" in capsys.readouterr().err
+    assert not (tmp_path / "full").exists()
+
+
 def test_gather_names_a_job_that_never_reported(tmp_path):
     nb = _notebook(tmp_path / "tiny.ipynb")
     out = tmp_path / "full"
