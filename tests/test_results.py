@@ -172,3 +172,16 @@ def test_a_results_file_nested_too_deeply_is_named():
 def test_a_well_formed_file_with_a_table_reads_back():
     vb.record("ch", table=_table(), a=1.0)
     assert vb.read_record("ch")["table"][1]["paper"] is None
+
+
+def test_a_results_file_that_cannot_be_written_names_the_file_and_the_cause(monkeypatch):
+    import errno
+    from pathlib import Path
+
+    def full(self, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    with pytest.raises(OSError, match=r"could not write the results file .*ch\.json: no space left on device: .* needed"
+                                      r".*set VAEBOOK_RESULTS to another folder"):
+        vb.record("ch", a=1.0)

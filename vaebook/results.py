@@ -20,7 +20,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from .files import atomic_path, read_json
+from .files import read_json, write_atomic
 from .profiles import batches_cap, current_profile, epochs_cap, run_parameters, steps_cap
 from .tables import COLUMNS
 
@@ -107,8 +107,8 @@ def record(chapter: str, table=None, **values: float) -> None:
             "max_steps": steps_cap(), **run_parameters(),
             "written": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
     blob = {"meta": meta, "values": clean, **({"table": rows} if rows is not None else {})}
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(blob, indent=1, sort_keys=True))
+    write_atomic(path, json.dumps(blob, indent=1, sort_keys=True), what="results file",
+                 fix="Free some space there or set VAEBOOK_RESULTS to another folder")
 
 
 def read_record(chapter: str) -> dict:
