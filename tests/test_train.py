@@ -338,6 +338,17 @@ def test_a_checkpoint_copied_over_another_models_key_is_retrained_saying_what_di
     assert vb.train_or_load("t", Shift, X, CONFIG)[1]["from_cache"]  # the right model is saved in its place
 
 
+def test_a_model_whose_optimiser_repr_changes_between_runs_still_loads():
+    """A lambda's repr holds its address, which differs in every process; its code (the key) does not."""
+    def config():
+        return vb.FitConfig(epochs=1, batch_size=2, optimizer=lambda p: torch.optim.SGD(p, lr=0.1))
+
+    first, second = config(), config()
+    assert repr(first.optimizer) != repr(second.optimizer)
+    vb.train_or_load("t", Shift, X, first)
+    assert vb.train_or_load("t", Shift, X, second)[1]["from_cache"]
+
+
 def test_forged_weights_with_a_recomputed_checksum_are_retrained():
     model, _ = vb.train_or_load("t", Shift, X, CONFIG)
     path = _checkpoint()

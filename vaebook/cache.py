@@ -6,8 +6,10 @@ tensors' contents, the code of the loss and of any callback (with the values the
 library's own code. Hashing that text gives the file name. So a learning-rate change, other training
 images or an edited loss retrains; a renamed variable, an edited comment or docstring does not.
 
-Checkpoints are written atomically with a SHA-256 of their tensors and read with ``weights_only=True``;
-anything that does not check out is retrained, never trusted.
+Checkpoints are written atomically, with the key and configuration they were trained for under a SHA-256 of
+their tensors, and read with ``weights_only=True``; anything that does not check out (corrupt, altered, or the
+checkpoint of another model) is retrained, never trusted. :func:`training_lock` keeps two processes from training
+the same model at once.
 
 Used in: :func:`vaebook.train_or_load`.
 """

@@ -165,13 +165,15 @@ def _trained_for(key: str, parts: dict, config: FitConfig, max_batches: int | No
 
 
 def _differences(saved: dict, wanted: dict) -> str:
-    """What differs between the model a checkpoint was trained for and the one wanted, in words."""
+    """What differs between the model a checkpoint was trained for and the one wanted, in words; empty when it is
+    the same model. The parts of the key decide; the configuration in words only explains (an optimiser's ``repr``
+    may hold a memory address)."""
     parts = sorted(k for k in {*saved.get("parts", {}), *wanted["parts"]}
                    if saved.get("parts", {}).get(k) != wanted["parts"].get(k))
+    if not parts and str(saved.get("key")).rsplit("-", 1)[-1] == wanted["key"].rsplit("-", 1)[-1]:
+        return ""
     config = [f"{k} {saved.get('config', {}).get(k)!r}, not {v!r}" for k, v in wanted["config"].items()
               if saved.get("config", {}).get(k) != v]
-    if not parts and not config:
-        return ""
     return (f"it is the model of key {saved.get('key')}, not {wanted['key']}: its {', '.join(parts) or 'key'} "
             f"differ{'s' * (len(parts) == 1)}" + (f" ({'; '.join(config)})" if config else ""))
 
