@@ -243,7 +243,7 @@ def training_lock(folder: Path, identity: str, timeout: float | None = None):
         yield lambda: None
         return
     timeout = lock_timeout() if timeout is None else timeout
-    fd, since, told = None, time.time(), False
+    fd, since, told, dead = None, time.time(), False, None
     while fd is None:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
         try:
@@ -253,9 +253,11 @@ def training_lock(folder: Path, identity: str, timeout: float | None = None):
             fd = None
             holder = _holder(path)
             if holder is not None and not _alive(holder):
-                warnings.warn(f"{identity}: the lock {path} is held, but its holder, process {holder}, is dead; "
-                              f"taking it over and training the model here")
-                break
+                if dead == holder:  # seen twice: not a new holder that has not written its id yet
+                    warnings.warn(f"{identity}: the lock {path} is held, but its holder, process {holder}, is dead; "
+                                  f"taking it over and training the model here")
+                    break
+                dead = holder
             if not told:
                 print(f"{identity}: process {holder or '?'} is training this model; waiting for it, then loading it",
                       flush=True)
