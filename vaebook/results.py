@@ -88,11 +88,13 @@ def _cell(value):
     return v if math.isfinite(v) else None
 
 
-def record(chapter: str, table=None, **values: float) -> None:
-    """Write ``chapter``'s results: ``values`` (finite numbers by name) and an optional ``table``
-    (from :func:`vaebook.reproduction_table`), replacing the previous run's file as a whole."""
+def record(chapter: str, table=None, claims=None, **values: float) -> None:
+    """Write ``chapter``'s results: ``values`` (finite numbers by name), an optional ``table``
+    (from :func:`vaebook.reproduction_table`) and the chapter's ``claims`` (:class:`vaebook.claims.Claim`, as a
+    list or a dict by id), replacing the previous run's file as a whole."""
     path = _path(chapter)
     clean = {k: _number(k, v) for k, v in values.items()}
+    claim_list = _claim_dicts(chapter, claims, clean)
     rows = None
     if table is not None:
         rows = table.to_dict("records") if hasattr(table, "to_dict") else list(table)
@@ -106,9 +108,27 @@ def record(chapter: str, table=None, **values: float) -> None:
     meta = {"chapter": chapter, "profile": current_profile(), "max_epochs": epochs_cap(), "max_batches": batches_cap(),
             "max_steps": steps_cap(), **run_parameters(),
             "written": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
-    blob = {"meta": meta, "values": clean, **({"table": rows} if rows is not None else {})}
+    blob = {"meta": meta, "values": clean, **({"table": rows} if rows is not None else {}),
+            **({"claims": claim_list} if claim_list is not None else {})}
     write_atomic(path, json.dumps(blob, indent=1, sort_keys=True), what="results file",
                  fix="Free some space there or set VAEBOOK_RESULTS to another folder")
+
+
+def _claim_dicts(chapter: str, claims, values: dict) -> list[dict] | None:
+    """The claims as JSON; each must read values this run records (a claim on a missing value is a typo)."""
+    if claims is None:
+        return None
+    from .claims import Claim, _claims
+
+    claims = _claims(claims)
+    for c in claims:
+        if not isinstance(c, Claim):
+            raise ResultsError(f"{chapter}: claims must be vb.claims.Claim objects, got {c!r}")
+        names = [c.reads] + ([c.than] if isinstance(c.than, str) else [])
+        if (missing := [n for n in names if n not in values]) and not c.optional:
+            raise ResultsError(f"{chapter}: claim {c.id!r} reads {missing}, which this run does not record; record them "
+                               f"(or mark the claim optional=True if this profile does not measure them)")
+    return [c.to_dict() for c in claims]
 
 
 def read_record(chapter: str) -> dict:
