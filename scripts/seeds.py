@@ -3,8 +3,8 @@
     python scripts/seeds.py [--runs 3] [--out _build/seeds] [notebooks ...]      (make seeds [CHAPTERS=...])
 
 Runs the chapters through ``scripts/run_full.py`` (one job per chapter and seed, profile ``fast``), then writes
-each chapter's recorded values, one set per seed, to ``vaebook/bundle/seeds.json`` with the fingerprint of the
-code that made them (:func:`vaebook.claims.fingerprint`), the commit and the date. The verdicts of the chapters'
+each chapter's recorded values and reproduction-table numbers, one set per seed, to ``vaebook/bundle/seeds.json``
+with the fingerprint of the code that made them (:func:`vaebook.claims.fingerprint`), the commit and the date. The verdicts of the chapters'
 claims are computed from these values wherever they are shown or tested (:mod:`vaebook.claims`); a test fails
 when a chapter's code no longer matches its fingerprint. Seed 0 is the book's own build and is loaded from its
 model cache. About 10 minutes per seed on 2 cores, so the record is committed, not made in CI.
@@ -27,18 +27,21 @@ from vaebook.files import atomic_path  # noqa: E402
 from vaebook.results import read_file  # noqa: E402
 
 
-def gather(out: Path, chapter: str) -> tuple[list[dict], list[dict], set[str]]:
-    """The recorded values of each seed of ``chapter`` that ran, the claims its runs recorded, and their commits."""
-    values, claims, commits = [], [], set()
-    for path in sorted(out.glob(f"jobs/{chapter}/seed*/job.json"), key=lambda p: int(p.parent.name[4:])):
-        report = json.loads(path.read_text())
+def gather(out: Path, chapter: str, runs: int) -> tuple[list[dict], list[dict], list[dict], set[str]]:
+    """Seeds 0 … runs − 1 of ``chapter`` that ran: each one's recorded values and reproduction-table numbers
+    (quantity -> ours), the claims they recorded, and their commits. Jobs of other seeds under ``out`` are ignored."""
+    values, tables, claims, commits = [], [], [], set()
+    for seed in range(runs):
+        path = out / "jobs" / chapter / f"seed{seed}" / "job.json"
         results = path.parent / "results" / f"{chapter}.json"
-        if report["status"] == "ok" and results.exists():
-            blob = read_file(results)
-            values.append(blob["values"])
-            claims = blob.get("claims", claims)
-            commits.add(report.get("commit"))
-    return values, claims, commits
+        if not path.exists() or json.loads(path.read_text())["status"] != "ok" or not results.exists():
+            continue
+        blob = read_file(results)
+        values.append(blob["values"])
+        tables.append({r["quantity"]: r["ours"] for r in blob.get("table") or []})
+        claims = blob.get("claims", claims)
+        commits.add(json.loads(path.read_text()).get("commit"))
+    return values, tables, claims, commits
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,14 +63,14 @@ def main(argv: list[str] | None = None) -> int:
     old = json.loads(Path(args.write).read_text()) if Path(args.write).exists() else {}
     chapters = dict(old.get("chapters", {})) if old.get("format") == 2 else {}
     for nb in notebooks:
-        values, claims, commits = gather(out, nb.stem)
+        values, tables, claims, commits = gather(out, nb.stem, args.runs)
         if len(values) < args.runs:
             print(f"{nb.stem}: only {len(values)} of {args.runs} seeds ran; its record is not replaced", file=sys.stderr)
             rc = rc or 1
             continue
         chapters[nb.stem] = {"fingerprint": fingerprint(nb), "profile": "fast",
                              "commit": commits.pop() if len(commits) == 1 and None not in commits else head,
-                             "date": datetime.date.today().isoformat(), "values": values}
+                             "date": datetime.date.today().isoformat(), "values": values, "tables": tables}
         for c in map(Claim.from_dict, claims):
             v = verdict(c, values)
             print(f"{nb.stem}: {v.state:9} {v.held}/{len(v.margins)}  {c.id}: {c.text}")

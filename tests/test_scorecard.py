@@ -45,3 +45,15 @@ def test_claims_are_listed_with_their_verdict_and_the_origin_of_their_threshold(
     card = scorecard.claims(seeds=seeds)
     assert list(card.threshold) == ["the paper's", "ours, post hoc"] and list(card.verdict) == ["holds", "holds"]
     assert list(card["seeds holding"]) == ["3 of 3", "3 of 3"]
+
+
+def test_a_status_is_that_of_the_mean_over_seeds_where_the_chapter_ran_over_seeds(tmp_path):
+    """One build's rounding can move a number across a tolerance; the mean over the committed seeds does not."""
+    _chapter(tmp_path, "01_a", "One", [_row("x", 0.60, paper=0.46, reference=0.5)])
+    seeds = tmp_path / "seeds.json"
+    seeds.write_text(json.dumps({"format": 2, "chapters": {"01_a": {"values": [], "tables": [{"x": v} for v in
+                                                                                      (0.44, 0.45, 0.47)]}}}))
+    card = scorecard.collect(notebooks=tmp_path / "nbs", seeds_file=seeds)
+    assert card.status[0] == "within tolerance" and card["seeds mean"][0] == pytest.approx(0.4533, abs=1e-3)
+    assert "0.453 (3)" in scorecard.to_html(card)
+    assert scorecard.collect(notebooks=tmp_path / "nbs", seeds_file=tmp_path / "none.json").status[0] == "against the paper"

@@ -94,11 +94,21 @@ def test_a_threshold_can_be_another_value_times_a_factor_plus_an_offset():
     assert vc.Claim.from_dict(c.to_dict()) == c
 
 
-def test_one_more_run_contradicts_a_verdict_only_beyond_its_noise():
-    v = vc.verdict(_c(), [{"x": x} for x in (0.8, 0.82, 0.79)])
-    assert vc.contradiction(v, -0.01) is None               # the other side, but within noise
-    assert "this run's margin" in vc.contradiction(v, -0.3)
+def test_one_more_run_contradicts_a_verdict_only_outside_the_seeds_prediction_interval():
+    tight = vc.verdict(_c(), [{"x": x} for x in (0.8, 0.82, 0.79)])
+    assert tight.state == "holds"
+    assert vc.contradiction(tight, 0.01) is None               # near the threshold, but on the verdict's side
+    assert "prediction interval" in vc.contradiction(tight, -0.01)  # 20 noises from the seeds: a bug, not a draw
+    wide = vc.verdict(_c(), [{"x": x} for x in (0.8, 0.95, 1.1)])
+    assert wide.state == "holds"
+    assert vc.contradiction(wide, -0.5) is None                # the other side, but such seeds allow it
     assert vc.contradiction(vc.verdict(_c(), [{"x": 0.52}, {"x": 0.47}, {"x": 0.6}]), -0.3) is None  # undecided
+
+
+def test_a_count_or_a_flag_is_never_decided_by_a_step_below_its_resolution():
+    counts = [{"x": 32.0, "y": 31.0}] * 3  # 32 latents against 31 in every seed: one latent is one step
+    assert vc.verdict(_c(than="y", resolution=1.0), counts).state == "undecided"
+    assert vc.verdict(_c(than="y", resolution=1.0), [{"x": 32.0, "y": 20.0}] * 3).state == "holds"
 
 
 def test_bad_claims_are_refused_with_their_name():

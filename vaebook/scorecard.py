@@ -24,22 +24,28 @@ __all__ = ["collect", "summary", "to_html", "claims"]
 
 SECTION = "reproduction-table"  # the anchor of every chapter's "## Reproduction table"
 COLOURS = {"within tolerance": "#1a7f37", "same direction": "#0969da", "against the paper": "#cf222e",
-           "not comparable": "#57606a", "no paper number": "#57606a"}
+           "outside tolerance": "#cf222e", "not comparable": "#57606a", "no paper number": "#57606a"}
 
 
-def collect(folder: Path | None = None, notebooks: Path | None = None) -> pd.DataFrame:
-    """One row per compared number of every recorded chapter, with its chapter, title, link and status."""
+def collect(folder: Path | None = None, notebooks: Path | None = None, seeds_file: Path | None = None) -> pd.DataFrame:
+    """One row per compared number of every recorded chapter, with its chapter, title, link and status. Where the
+    chapter was run over seeds (``make seeds``), the status is that of the seeds' mean, so that it does not change
+    with one build's rounding; the row shows both."""
     folder = Path(folder) if folder is not None else results_dir()
     rows = []
     for path in sorted(folder.glob("*.json")):
         record, title = read_file(path), _title(path.stem, notebooks)
+        seeds = _claims.seed_record(path.stem, seeds_file).get("tables") or []
         for r in record.get("table") or []:
             if r.get("repeats"):  # counted in the chapter it repeats
                 continue
             r = {k: (float("nan") if v is None and k in ("paper", "reference") else v) for k, v in r.items()}
+            over = [t[r["quantity"]] for t in seeds if t.get(r["quantity"]) is not None]
+            mean = sum(over) / len(over) if len(over) == len(seeds) and over else None  # every seed has the row
             rows.append({"chapter": path.stem, "title": title,
-                         "link": f"../notebooks/{path.stem}.html#{SECTION}", **r, "status": status(r),
-                         "written": record["meta"].get("written", "")})
+                         "link": f"../notebooks/{path.stem}.html#{SECTION}", **r,
+                         "seeds mean": float("nan") if mean is None else mean, "seeds": len(over) if mean else 0,
+                         "status": status(r, mean), "written": record["meta"].get("written", "")})
     return pd.DataFrame(rows)
 
 
@@ -68,15 +74,16 @@ def summary(card: pd.DataFrame) -> pd.DataFrame:
 
 def to_html(card: pd.DataFrame, digits: int = 3) -> str:
     """The scorecard as an HTML table: one row per number, each linked to the chapter section that produced it."""
-    head = ["ch.", "quantity", "paper", "ours", "unit", "status", "profile (runs)"]
+    head = ["ch.", "quantity", "paper", "ours", "mean over seeds", "unit", "status", "profile"]
     out = ['<table class="scorecard">', "<thead><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>"]
     for r in card.to_dict("records"):
         number = r["title"].split(".")[0] if r["title"][:1].isdigit() else r["title"]
         cells = [f'<span title="{html.escape(r["title"], quote=True)}">{html.escape(number)}</span>',
                  f'<a href="{html.escape(r["link"])}">{html.escape(r["quantity"])}</a>',
-                 number_text(r["paper"], digits), number_text(r["ours"], digits), html.escape(str(r["unit"])),
-                 f'<span style="color:{COLOURS[r["status"]]}">{r["status"]}</span>',
-                 f'{html.escape(str(r["profile"]))} ({int(r["runs"])})']
+                 number_text(r["paper"], digits), number_text(r["ours"], digits),
+                 number_text(r["seeds mean"], digits) + (f" ({int(r['seeds'])})" if r["seeds"] else ""),
+                 html.escape(str(r["unit"])), f'<span style="color:{COLOURS[r["status"]]}">{r["status"]}</span>',
+                 html.escape(str(r["profile"]))]
         out.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     out.append("</tbody></table>")
     return "\n".join(out)
@@ -89,6 +96,8 @@ def claims(folder: Path | None = None, seeds: Path | None = None) -> pd.DataFram
     for path in sorted(folder.glob("*.json")):
         recorded = [_claims.Claim.from_dict(c) for c in read_file(path).get("claims") or []]
         for v in _claims.verdicts(path.stem, recorded, seeds):
+            if v.claim.repeats:  # listed in the chapter it repeats
+                continue
             source = v.claim.source
             rows.append({"chapter": path.stem, "claim": v.claim.text,
                          "threshold": ("the paper's" if isinstance(source, _claims.Paper) else
