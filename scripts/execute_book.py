@@ -115,8 +115,27 @@ def main() -> int:
                 print(f"{page}: {seconds:.0f} s", flush=True)
     if not failed:
         stamp.write_text(library_version())
+        write_times(cache, paths, ROOT / "_build" / "chapter-times.md", threads, args.jobs)
     print(f"executed in {time.monotonic() - t0:.0f} s" + (f"; FAILED: {', '.join(failed)}" if failed else ""), flush=True)
     return 1 if failed else 0
+
+
+def write_times(cache, paths: list[Path], out: Path, threads: int, jobs: int) -> None:
+    """The measured execution time of every chapter in this build, as the table the book's intro includes."""
+    import nbformat
+
+    rows = []
+    for p in sorted(paths):
+        record = cache.match_cache_notebook(nbformat.read(p, as_version=4))
+        seconds = (record.data or {}).get("execution_seconds")
+        title = next((c.source.splitlines()[0].lstrip("# ") for c in nbformat.read(p, as_version=4).cells
+                      if c.cell_type == "markdown" and c.source.startswith("# ")), p.stem)
+        rows.append(f"| {title} | {'—' if seconds is None else f'{seconds:.0f} s'} |")
+    total = sum((cache.match_cache_notebook(nbformat.read(p, as_version=4)).data or {}).get("execution_seconds", 0)
+                for p in paths)
+    out.write_text("| chapter | seconds in this build |\n| --- | --- |\n" + "\n".join(rows) + "\n\n"
+                   f"In all {total / 60:.1f} minutes of notebook time, {jobs} notebooks at a time with {threads} "
+                   f"thread(s) each, on {runtime.usable_cpus()} CPU core(s).\n")
 
 
 def library_version() -> str:
