@@ -90,3 +90,15 @@ stress: $(STAMP)
 
 clean:
 	rm -rf _build
+
+# Paper scale on one GPU in one short run (issue 31): the rows that go against the paper, trained and scored at the
+# paper's scale, most informative first, within PAPER_BUDGET seconds (vaebook/paper_scale.py). Needs python3 with
+# torch, numpy, pandas, scipy and scikit-learn (no venv, no Jupyter) and the official Fashion-MNIST, MNIST and
+# EMNIST-Letters files under VAEBOOK_DATA. Commit the results as vaebook/bundle/paper_scale.json.
+PAPER_BUDGET ?= 420
+PAPER_OUT ?= _build/paper_scale.json
+.PHONY: paper-gpu
+paper-gpu:
+	VAEBOOK_PROGRESS=0 PYTHONUNBUFFERED=1 python3 bench/gpu_step.py --stacked --steps 20 --repeats 2 --device cuda
+	VAEBOOK_PROGRESS=0 PYTHONUNBUFFERED=1 python3 -m vaebook.paper_scale --budget-s $(PAPER_BUDGET) --out $(PAPER_OUT) \
+	  --device cuda --graphs

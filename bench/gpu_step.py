@@ -23,6 +23,16 @@ Each is timed under variants, one change each against ``fit``:
 and, on CUDA, the host-device synchronisations of one ``fit`` step (``torch.cuda.set_sync_debug_mode``) and the
 SM clock before and after. Times: wall clock over ``--steps`` steps after as many warm-up steps, the device
 synchronised at both ends; the median of ``--repeats``. Prints a table; ``--out`` also writes it as JSON.
+
+    python bench/gpu_step.py --stacked [--runs 5] [--steps 40] [--repeats 3] [--device cuda]
+
+``--stacked`` times instead the paper-scale run's path (:mod:`vaebook.paper_scale`): ``--runs`` models of one kind
+trained one by one with :func:`vaebook.fit` (``plain``: the milliseconds of one model's step, times the runs) against
+the same models trained as one batched model (:func:`vaebook.stacked.fit_batched`, its ``noise="device"`` draws), and
+on CUDA the batched path with TF32, with a CUDA graph of the step, with both, and (``--compile``) with ``torch.compile``. The kinds are
+the models paper scale trains most: chapter 4's conv VAE (baseline, RMSprop, batch 50), its adversarial conv VAE
+(spectral normalisation), chapter 7's deep MLP VAE (batch 100). The results go to ``bench/results/step_<device>.json``
+(or ``--out``) with the machine, torch and the commit.
 """
 from __future__ import annotations
 
@@ -133,6 +143,109 @@ def sm_clock() -> str:
     return out.stdout.strip() or "—"
 
 
+def stacked_models(device: torch.device) -> dict:
+    """name -> (build, source, negative prior, data, batch size, optimiser): the kinds of model paper scale trains."""
+    from vaebook import negative as neg
+
+    g = torch.Generator().manual_seed(0)
+    grey = (torch.randint(0, 256, (1000, 1, 28, 28), generator=g) / 255).to(device)
+    binary = (torch.rand(1000, 1, 28, 28, generator=g) < 0.3).float().to(device)
+
+    def vae(nets, latent_dim, source=None):
+        def build():
+            enc, dec = nets(latent_dim, 1)
+            enc = enc if source is None else source.prepare(enc)
+            return vb.VAE(vb.Encoder(enc), vb.Decoder(dec, vb.Bernoulli()), vb.StandardNormal(latent_dim)).to(device)
+        return build
+
+    rmsprop, adam = partial(torch.optim.RMSprop, lr=1e-4), partial(torch.optim.Adam, lr=1e-3)
+    prior = vb.ShiftedNormal(10, 8.0).to(device)
+    return {"ch4 conv": (vae(vb.ConvNets(), 10), None, prior, grey, 50, rmsprop),
+            "ch4 adversarial": (vae(vb.ConvNets(), 10, neg.Adversarial()), neg.Adversarial(), prior, grey, 50, rmsprop),
+            "ch7 MLP": (vae(vb.MLPNets((400, 200, 100)), 50), None, prior, binary, 100, adam)}
+
+
+def _timed(run, steps: int, repeats: int, device) -> float:
+    """Median milliseconds per step of ``run(steps)``, after one warm-up call."""
+    run(steps)
+    times = []
+    for _ in range(repeats):
+        sync(device)
+        t = time.perf_counter()
+        run(steps)
+        sync(device)
+        times.append((time.perf_counter() - t) / steps * 1e3)
+    return statistics.median(times)
+
+
+def stacked_row(name, spec, runs: int, steps: int, repeats: int, device, compile: bool = False) -> dict:
+    """One kind of model: ms per step of ``runs`` models, one by one (``vb.fit``) and batched, under each variant."""
+    from vaebook import negative as neg
+    from vaebook.stacked import fit_batched, recipe_for
+
+    build, source, prior, data, batch, opt = spec
+    one = build()
+    plain = _timed(lambda n: vb.fit(neg.training_loss(one, source, prior), one.parameters(), data, epochs=1,
+                                    batch_size=batch, optimizer=opt, max_batches=n,
+                                    generator=torch.Generator().manual_seed(0)), steps, repeats, device)
+    row = {"model": name, "batch": batch, "runs": runs, "plain, one model": plain, "plain": plain * runs}
+    variants = {"batched": {}}
+    if device.type == "cuda":
+        variants.update({"batched, TF32": {"tf32": True}, "batched, CUDA graph": {"graphs": True},
+                         "batched, CUDA graph, TF32": {"graphs": True, "tf32": True}})
+        if compile:
+            variants["batched, compile"] = {"compile": True}
+    for label, kw in variants.items():
+        models = [build() for _ in range(runs)]
+        settings = {}
+
+        def batched(n):
+            h = fit_batched(models, recipe_for(source, prior), data, epochs=1, batch_size=batch, optimizer=opt,
+                            seeds=range(runs), max_batches=n, noise="device", **kw)
+            settings.update(h.settings)
+        try:
+            row[label] = _timed(batched, steps, repeats, device)
+            if kw and not all(settings.get(k) == v for k, v in kw.items()):
+                row[label + " (fell back)"] = settings.get("fallback", "setting not applied")
+        except Exception as e:  # a variant that fails on this machine is reported, not fatal
+            row[label] = None
+            row[label + " (failed)"] = f"{type(e).__name__}: {e}"[:300]
+    row["speed-up, batched"] = row["plain"] / row["batched"]
+    return row
+
+
+def _commit() -> str:
+    out = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True,
+                         cwd=os.path.dirname(os.path.abspath(__file__)))
+    return out.stdout.strip() or os.environ.get("VAEBOOK_COMMIT", "unknown")
+
+
+def main_stacked(args, device, name) -> None:
+    rows = []
+    for model_name, spec in stacked_models(device).items():
+        if args.only and model_name not in args.only:
+            continue
+        torch.manual_seed(0)
+        rows.append(stacked_row(model_name, spec, args.runs, args.steps, args.repeats, device, args.compile))
+        print("  ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in rows[-1].items()), flush=True)
+    columns = [c for c in rows[0] if c not in ("model", "batch", "runs")] if rows else []
+    print(f"\nms per training step of {args.runs} models on {device} ({name}): one by one (plain) and batched")
+    print("| model | batch | " + " | ".join(columns) + " |")
+    print("| --- | --- |" + " --- |" * len(columns))
+    for r in rows:
+        print(f"| {r['model']} | {r['batch']} | " + " | ".join(
+            f"{r.get(c):.2f}" if isinstance(r.get(c), float) else str(r.get(c, "—")) for c in columns) + " |")
+    out = args.out or os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", f"step_{device.type}.json")
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    with open(out, "w") as f:
+        json.dump({"what": "ms per training step: runs models one by one (vb.fit) against batched (vaebook.stacked)",
+                   "device": device.type, "device_name": name, "label": "GPU" if device.type == "cuda" else "CPU",
+                   "cpus": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__,
+                   "commit": _commit(), "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                   "steps": args.steps, "repeats": args.repeats, "runs": args.runs, "rows": rows}, f, indent=1)
+    print(f"written to {out}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=40)
@@ -140,10 +253,16 @@ def main() -> None:
     ap.add_argument("--device", default=None, help="default: vaebook.device()")
     ap.add_argument("--only", nargs="*", help="model names to run (default: all)")
     ap.add_argument("--out", help="also write the results here as JSON")
+    ap.add_argument("--stacked", action="store_true", help="plain against batched training of --runs models")
+    ap.add_argument("--runs", type=int, default=5, help="models trained together with --stacked")
+    ap.add_argument("--compile", action="store_true", help="with --stacked on CUDA, also torch.compile (slow to compile)")
     args = ap.parse_args()
     os.environ["VAEBOOK_PROGRESS"] = "0"  # time the steps, not a progress bar
     device = torch.device(args.device) if args.device else vb.device()
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
+    if args.stacked:
+        print(f"device {device} ({name}), torch {torch.__version__}, {args.steps} steps x {args.repeats}, {args.runs} runs")
+        return main_stacked(args, device, name)
     print(f"device {device} ({name}), torch {torch.__version__}, {args.steps} steps x {args.repeats}")
     clock_before = sm_clock() if device.type == "cuda" else None
     variants = {"fit": with_fit, "bare": bare, "no-validate": with_fit, "cudnn-benchmark": with_fit}

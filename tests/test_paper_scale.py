@@ -62,3 +62,9 @@ def test_an_experiment_that_cannot_finish_in_the_budget_is_skipped_with_its_esti
     assert record == json.loads(json.dumps(results["experiments"]["ch7_pair"]))
     assert record["status"] == "skipped" and record["estimated_s"] > 0 and "left" in record["reason"]
     assert set(record["step_ms"]) >= {"shallow_no9", "deep_all"}
+
+
+def test_the_cuda_graph_check_compares_two_trainings_and_fails_where_no_graph_ran():
+    check = ps.check_graphs(ps.torch.device("cpu"), steps=2)
+    assert check["loss_diff"] == 0 and check["weight_diff"] == 0  # the plain step twice: the same training
+    assert check["ok"] is False and check["settings"]["graphs_why_not"] == "CUDA only"

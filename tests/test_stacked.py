@@ -146,3 +146,18 @@ def test_a_deadline_stops_training_between_epochs():
     a = CASES["baseline, Bernoulli, MLP"][0]()
     with pytest.raises(TimeoutError, match="after 1 of 3 epochs"):
         bt.fit_batched([a], bt.ELBO(), data(), epochs=3, batch_size=BATCH, seeds=(0,), deadline=0.0)
+
+
+def test_the_step_benchmark_times_plain_against_batched_for_every_paper_scale_kind():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import gpu_step
+
+    cpu = torch.device("cpu")
+    kinds = gpu_step.stacked_models(cpu)
+    assert set(kinds) == {"ch4 conv", "ch4 adversarial", "ch7 MLP"}
+    row = gpu_step.stacked_row("ch7 MLP", kinds["ch7 MLP"], runs=2, steps=1, repeats=1, device=cpu)
+    assert row["plain"] == 2 * row["plain, one model"] and row["batched"] > 0
+    assert "batched, CUDA graph" not in row  # CUDA only
