@@ -370,8 +370,14 @@ def fit_batched(models: Sequence[nn.Module], recipe: Recipe, data: Tensor, *, ep
     loss_fn = vmap(one, randomness="error")
     if compile and cuda:
         loss_fn = torch.compile(loss_fn)
-    base = _capturable(optimizer) if graphs and cuda else optimizer
-    opt = _fused(base, device)(list(params.values()))
+    opt = None
+    if graphs and cuda:
+        try:
+            opt = _fused(_capturable(optimizer), device)(list(params.values()))
+        except (TypeError, ValueError, RuntimeError) as e:  # an optimiser that cannot run inside a graph
+            graphs = False
+            settings.update(graphs=False, graphs_why_not=f"optimiser: {type(e).__name__}: {e}"[:300])
+    opt = opt or _fused(optimizer, device)(list(params.values()))
     orders = [torch.Generator().manual_seed(int(s)) for s in seeds]
     generators = [torch.Generator().manual_seed(int(s)) for s in seeds] if noise == "exact" else None
     x_shape = tuple(data.shape[1:])
