@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 import run_full  # noqa: E402
 
-from vaebook.claims import SEEDS_FILE, Claim, fingerprint, verdict  # noqa: E402
+from vaebook.claims import SEEDS_FILE, fingerprint, from_notebook, verdict  # noqa: E402
 from vaebook.files import atomic_path  # noqa: E402
 from vaebook.results import read_file  # noqa: E402
 
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         chapters[nb.stem] = {"fingerprint": fingerprint(nb), "profile": "fast",
                              "commit": commits.pop() if len(commits) == 1 and None not in commits else head,
                              "date": datetime.date.today().isoformat(), "values": values, "tables": tables}
-        for c in map(Claim.from_dict, claims):
+        for c in from_notebook(nb):  # the chapter's claims as they stand now (a claims cell can change after a run)
             v = verdict(c, values)
             print(f"{nb.stem}: {v.state:9} {v.held}/{len(v.margins)}  {c.id}: {c.text}")
     with atomic_path(args.write) as tmp:
