@@ -33,6 +33,8 @@ def _record(chapter):
     assert blob["meta"]["profile"] == "fast", "claims are checked on the fast build"
     assert not any(blob["meta"].get(cap) for cap in ("max_epochs", "max_batches", "max_steps")), \
         f"{chapter} was a dry run (training or step counts capped): its numbers are no result"
+    assert not blob["meta"].get("changed"), (f"{chapter} ran with parameters other than its own "
+                                             f"({blob['meta']['changed']}): its numbers check nothing of the chapter")
     return blob
 
 

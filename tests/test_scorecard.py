@@ -57,3 +57,16 @@ def test_a_status_is_that_of_the_mean_over_seeds_where_the_chapter_ran_over_seed
     assert card.status[0] == "within tolerance" and card["seeds mean"][0] == pytest.approx(0.4533, abs=1e-3)
     assert "0.453 (3)" in scorecard.to_html(card)
     assert scorecard.collect(notebooks=tmp_path / "nbs", seeds_file=tmp_path / "none.json").status[0] == "against the paper"
+
+
+def test_a_run_with_other_parameters_than_the_chapters_is_labelled(tmp_path, monkeypatch):
+    from vaebook import profiles
+
+    monkeypatch.setattr(profiles, "run_parameters", lambda: {"parameters": {"seed": 1}, "changed": {"seed": 1}})
+    monkeypatch.setattr(vb.results, "run_parameters", profiles.run_parameters)
+    monkeypatch.setattr(vb.tables, "run_parameters", profiles.run_parameters)
+    _chapter(tmp_path, "01_a", "One", [_row("x", 0.48, paper=0.46, reference=0.5)])
+    card = scorecard.collect(notebooks=tmp_path / "nbs")
+    assert card.profile[0].endswith("with seed = 1")
+    table = vb.reproduction_table([_row("x", 0.48, paper=0.46, reference=0.5)], model="m", data="d")
+    assert "parameters changed from the chapter's own: seed = 1" in vb.tables.show(table).to_html()

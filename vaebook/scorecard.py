@@ -42,6 +42,8 @@ def collect(folder: Path | None = None, notebooks: Path | None = None, seeds_fil
             r = {k: (float("nan") if v is None and k in ("paper", "reference") else v) for k, v in r.items()}
             over = [t[r["quantity"]] for t in seeds if t.get(r["quantity"]) is not None]
             mean = sum(over) / len(over) if len(over) == len(seeds) and over else None  # every seed has the row
+            if changed := record["meta"].get("changed"):  # a run that is not the chapter as written says so
+                r["profile"] = f"{r['profile']}, with " + ", ".join(f"{k} = {v!r}" for k, v in changed.items())
             rows.append({"chapter": path.stem, "title": title,
                          "link": f"../notebooks/{path.stem}.html#{SECTION}", **r,
                          "seeds mean": float("nan") if mean is None else mean, "seeds": len(over) if mean else 0,

@@ -20,7 +20,7 @@ import math
 
 import pandas as pd
 
-from .profiles import current_profile, dry_run_note
+from .profiles import current_profile, dry_run_note, run_parameters
 
 __all__ = ["COLUMNS", "TOLERANCE_RULE", "row", "reproduction_table", "status", "show", "present", "number_text"]
 
@@ -114,6 +114,8 @@ def show(table: pd.DataFrame, digits: int = 3):
     notes = []
     if (dry := dry_run_note()) is not None:
         notes.append(f"{dry}: not a result")
+    if changed := run_parameters().get("changed"):
+        notes.append("parameters changed from the chapter's own: " + ", ".join(f"{k} = {v!r}" for k, v in changed.items()))
     for col in ("profile", "runs", "model", "data"):
         values = t[col].astype(str).unique()
         if len(values) == 1:
