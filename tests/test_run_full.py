@@ -196,24 +196,24 @@ def test_a_smoke_sized_full_profile_run(chapter, tmp_path, monkeypatch):
         assert keys <= set(summary["chapters"][chapter]["values"])
 
 
-def test_seeds_counts_each_claim_over_the_seeds_that_ran(tmp_path):
+def test_seeds_gathers_the_seeds_that_ran_and_only_those_asked_for(tmp_path, monkeypatch):
     import seeds
 
+    import vaebook as vb
+
     out = tmp_path / "seeds"
-    fracs = {0: (0.6, 0.9), 1: (0.4, 0.8), 2: None}  # seed 2 failed: it is not counted
+    fracs = {0: 0.6, 1: 0.4, 2: None, 3: 0.9}  # seed 2 failed: not gathered; seed 3 is beyond --runs 3
     for seed, f in fracs.items():
         folder = out / "jobs" / "07_novel_examples" / f"seed{seed}"
         (folder / "results").mkdir(parents=True)
-        (folder / "job.json").write_text(json.dumps({"seed": seed, "status": "ok" if f else "failed"}))
+        (folder / "job.json").write_text(json.dumps({"seed": seed, "status": "ok" if f else "failed", "commit": "abc"}))
         if f:
-            values = {"perplexity_median_deep": 1.2, "deep_closer_to_mu_frac": f[0], "shallow_closer_to_x_frac": f[1]}
-            (folder / "results" / "07_novel_examples.json").write_text(json.dumps({"meta": {}, "values": values}))
-    rows = {r["claim"]: r for r in seeds.count(out)["07_novel_examples"]}
-    assert {r["runs"] for r in rows.values()} == {2}
-    mostly = next(r for c, r in rows.items() if c.startswith("deep reconstructions of unseen 9s are mostly"))
-    assert mostly["held"] == 1 and mostly["known_failure"]  # 0.6 > 0.5 holds, 0.4 does not
-    contrast = next(r for c, r in rows.items() if c.startswith("deep reconstructions"))
-    assert contrast["held"] == 1 and contrast["seeds_held"] == [0]  # 0.6 > 0.1 + 0.3 holds; 0.4 > 0.2 + 0.3 does not
+            monkeypatch.setenv("VAEBOOK_RESULTS", str(folder / "results"))
+            vb.record("07_novel_examples", deep_closer_to_mu_frac=f,
+                      table=vb.reproduction_table([vb.row("q", f, unit="u", estimator="e", claim="c")], model="m", data="d"))
+    values, tables, _, commits = seeds.gather(out, "07_novel_examples", 3)
+    assert [v["deep_closer_to_mu_frac"] for v in values] == [0.6, 0.4] and tables == [{"q": 0.6}, {"q": 0.4}]
+    assert commits == {"abc"}
 
 
 def test_the_cost_of_an_epoch_cut_to_a_few_minibatches_is_scaled_to_a_whole_one():

@@ -13,6 +13,7 @@ Used in: every chapter's last cells; ``tests/test_claims.py`` reads the files.
 from __future__ import annotations
 
 import datetime
+import errno
 import json
 import math
 import os
@@ -46,12 +47,15 @@ def results_dir() -> Path:
 
 
 def check_results_dir() -> Path:
-    """Create the results folder, or fail now if it is not writable: called where a run starts
-    (:func:`vaebook.set_profile`), not after the chapter has trained its models."""
+    """Fail now if the results folder cannot be written: called where a run starts (:func:`vaebook.set_profile`),
+    not after the chapter has trained its models. Nothing is created: a folder that does not exist yet is checked
+    through the nearest one above it that does (a run stopped by a bad parameter leaves no folder behind)."""
     folder = results_dir()
+    existing = next((f for f in (folder, *folder.parents) if f.exists()), folder)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
+        if not existing.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(existing))
+        with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as e:
         raise ResultsError(f"the results folder {folder} is not writable ({e.strerror or e}): the chapter would run "
