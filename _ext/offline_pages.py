@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -80,8 +81,13 @@ _BLOCKS = (nodes.paragraph, nodes.title, nodes.literal_block, nodes.math_block, 
 
 def _text(node: nodes.Node) -> str:
     """A page as its text, its sections kept (the search page quotes the section a hit's anchor names)."""
-    if isinstance(node, (nodes.raw, nodes.image, nodes.comment)):
-        return ""  # raw HTML outputs: images, controls' precomputed views
+    if isinstance(node, nodes.raw):  # HTML outputs (tables): their text, as Sphinx's own index strips them
+        if "html" not in node.get("format", "").split():
+            return ""
+        text = re.sub(r"<(style|script)\b.*?</\1>|<[^>]+>", " ", node.astext(), flags=re.S | re.I)
+        return html.escape(" ".join(text.split()), quote=False) + " "
+    if isinstance(node, (nodes.image, nodes.comment)):
+        return ""
     if isinstance(node, nodes.Text):
         return html.escape(node.astext(), quote=False)
     inner = "".join(_text(child) for child in node.children)
