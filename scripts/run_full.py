@@ -209,7 +209,10 @@ def _submit(submitit, jobs: list[Job], *, out: Path, cluster: str, parallel: int
     # GPU with the fewest jobs on it, for its notebook's kernel.
     from vaebook import runtime
 
-    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, runtime.usable_cpus() // parallel)))
+    # OpenMP and MKL both: with MKL left at the machine's count, a job's matrix products summed in another order
+    # than the book build's, and training carried the difference into most recorded numbers.
+    for key, value in runtime.environment(max(1, runtime.usable_cpus() // parallel)).items():
+        os.environ.setdefault(key, value)
     gpus, pending, running = local_gpus(), list(jobs), []
     while pending or running:
         while pending and len(running) < parallel:
