@@ -27,10 +27,10 @@ from vaebook.files import atomic_path  # noqa: E402
 from vaebook.results import read_file  # noqa: E402
 
 
-def gather(out: Path, chapter: str, runs: int) -> tuple[list[dict], list[dict], list[dict], set[str]]:
+def gather(out: Path, chapter: str, runs: int) -> tuple[list[dict], list[dict], set[str]]:
     """Seeds 0 … runs − 1 of ``chapter`` that ran: each one's recorded values and reproduction-table numbers
-    (quantity -> ours), the claims they recorded, and their commits. Jobs of other seeds under ``out`` are ignored."""
-    values, tables, claims, commits = [], [], [], set()
+    (quantity -> ours), and their commits. Jobs of other seeds under ``out`` are ignored."""
+    values, tables, commits = [], [], set()
     for seed in range(runs):
         path = out / "jobs" / chapter / f"seed{seed}" / "job.json"
         results = path.parent / "results" / f"{chapter}.json"
@@ -39,9 +39,8 @@ def gather(out: Path, chapter: str, runs: int) -> tuple[list[dict], list[dict], 
         blob = read_file(results)
         values.append(blob["values"])
         tables.append({r["quantity"]: r["ours"] for r in blob.get("table") or []})
-        claims = blob.get("claims", claims)
         commits.add(json.loads(path.read_text()).get("commit"))
-    return values, tables, claims, commits
+    return values, tables, commits
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     old = json.loads(Path(args.write).read_text()) if Path(args.write).exists() else {}
     chapters = dict(old.get("chapters", {})) if old.get("format") == 2 else {}
     for nb in notebooks:
-        values, tables, claims, commits = gather(out, nb.stem, args.runs)
+        values, tables, commits = gather(out, nb.stem, args.runs)
         if len(values) < args.runs:
             print(f"{nb.stem}: only {len(values)} of {args.runs} seeds ran; its record is not replaced", file=sys.stderr)
             rc = rc or 1
