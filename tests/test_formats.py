@@ -436,3 +436,15 @@ def test_download_has_an_overall_deadline(tmp_path, monkeypatch):
         assert list((tmp_path / "mnist").glob("*")) == []  # no partial file (nor, now, the empty folder)
     finally:
         server.shutdown()
+
+
+def test_a_data_folder_made_read_only_gets_no_memo_even_for_root(tmp_path, monkeypatch):
+    path, hashed = _remembered_file(tmp_path, monkeypatch)
+    data._checks_file().unlink()
+    tmp_path.chmod(0o555)  # root could still write here: the mode says whoever set it wants no writes
+    try:
+        data.verify(path, "mnist")
+        data.verify(path, "mnist")
+        assert len(hashed) == 2 and not data._checks_file().exists()  # checked each time, nothing written
+    finally:
+        tmp_path.chmod(0o755)

@@ -118,7 +118,8 @@ def _run(path, tmp_path, parameters):
 
 @pytest.mark.notebooks
 @pytest.mark.parametrize("parameters,message", [({"latent_dim": 0}, "latent_dim = 0"), ({"epochs": 0}, "epochs = 0"),
-                                                ({"n_train": "abc"}, "n_train = 'abc'")])
+                                                ({"n_train": "abc"}, "n_train = 'abc'"),
+                                                ({"n_test": 1}, "an AUROC and a variance need test images")])
 def test_a_bad_parameter_stops_the_chapter_before_anything_is_stored(tmp_path, parameters, message):
     import papermill as pm
 

@@ -140,6 +140,21 @@ def test_on_epoch_records_are_kept_with_the_model():
     torch.testing.assert_close(trained["recorded"][2]["b"], loaded["recorded"][2]["b"])
 
 
+def test_a_kept_copy_is_the_model_trained_for_that_many_epochs():
+    long_config = vb.FitConfig(epochs=5, batch_size=2, seed=3)
+    short, _ = vb.train_or_load("t", Shift, X, vb.FitConfig(epochs=2, batch_size=2, seed=3))
+    long, trained = vb.train_or_load("t", Shift, X, long_config, keep=[2, 5])
+    _, loaded = vb.train_or_load("t", Shift, X, long_config, keep=[2, 5])
+    assert not trained["from_cache"] and loaded["from_cache"] and list(loaded["kept"]) == [2, 5]
+    for history in (trained, loaded):
+        assert torch.equal(history["kept"][2].b, short.b)  # bit for bit: the same steps, not a close model
+        assert torch.equal(history["kept"][5].b, long.b) and not history["kept"][2].training
+    assert not torch.equal(short.b, long.b)
+    assert trainings(((Shift, X, long_config), {}),) == 1  # the same model without copies is not taken for it
+    with pytest.raises(ValueError, match=r"keep=\[0\] must be epochs from 1 to the config's epochs=5"):
+        vb.train_or_load("t", Shift, X, long_config, keep=[0])
+
+
 def test_bad_arguments_name_the_fix():
     with pytest.raises(TypeError, match="config must be a vb.FitConfig"):
         vb.train_or_load("t", Shift, X, {"epochs": 2})

@@ -174,8 +174,11 @@ def _stamp(path: Path) -> str:
 
 def _remember(path: Path, md5: str) -> None:
     """Remember that ``path``, as it is now, has ``md5``; forget what was remembered of it before. A memo that
-    cannot be written (a read-only data folder) only costs a second hash next time."""
+    cannot be written (a read-only data folder) only costs a second hash next time. A folder whose mode says
+    read-only is left alone even where the user could write it anyway (root): someone made it read-only."""
     record, stamp = _checks_file(), _stamp(path)
+    if record.parent.is_dir() and not record.parent.stat().st_mode & 0o222:
+        return
     prefix = stamp.split("|")[0] + "|"
     checked = {k: v for k, v in _checks(record).items() if not k.startswith(prefix)}
     try:
@@ -397,7 +400,8 @@ def load_optional(wanted: bool, sets: dict[str, tuple[str, str, int | None]],
     says why its colour section did not run, and goes on."""
     profile = profile or current_profile()
     if not wanted:
-        return {}, f"the {profile} profile does not run it (set colour = True; the full profile does)"
+        return {}, (f"the {profile} profile leaves it out: its data are downloaded, and it trains for hours on a CPU; "
+                    f"the full profile runs it, or set colour = True in the parameters cell")
     try:
         return {label: load(name, split, n, profile) for label, (name, split, n) in sets.items()}, None
     except DataError as e:

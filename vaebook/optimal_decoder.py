@@ -23,10 +23,11 @@ import math
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 from .aggregate import AggregatePosterior
 
-__all__ = ["OptimalDecoder", "NeighbourStats", "perplexity"]
+__all__ = ["OptimalDecoder", "NeighbourStats", "Reconstructions", "perplexity", "reconstruct"]
 
 
 def perplexity(w: Tensor) -> Tensor:
@@ -96,3 +97,37 @@ class OptimalDecoder:
             top_w, pos = cand_w.topk(min(k, cand_w.shape[1]), dim=1)
             top_i = cand_i.gather(1, pos)
         return NeighbourStats(mean, entropy.exp(), top_i, top_w)
+
+
+@dataclass
+class Reconstructions:
+    """A VAE's reconstructions of images ``x`` ``(M, ...)`` next to what the optimal decoder gives at the same
+    latents (Bozkurt et al., Fig. 1 and 2)."""
+
+    x: Tensor           # the images
+    x_hat: Tensor       # the decoder's output E[p(x | z)] at z = the posterior mean μ(x)
+    stats: NeighbourStats  # the optimal decoder at the same z: μ(z), perplexity, heaviest training images
+    bce_x: Tensor       # BCE(x, x̂) per image, on the CPU
+    bce_mu: Tensor      # BCE(μ(z), x̂) per image, on the CPU
+    neighbours: Tensor  # the k heaviest training images ``(M, k, ...)``
+
+    @property
+    def closer_to_mu(self) -> float:
+        """The fraction of images whose reconstruction is closer (BCE) to the weighted average μ(z) than to x."""
+        return (self.bce_mu < self.bce_x).float().mean().item()
+
+
+def _bce(target: Tensor, pred: Tensor) -> Tensor:
+    """Binary cross-entropy summed over each image's pixels ``(M,)``, predictions clamped away from 0 and 1."""
+    return F.binary_cross_entropy(pred.clamp(1e-6, 1 - 1e-6), target, reduction="none").flatten(1).sum(1)
+
+
+@torch.no_grad()
+def reconstruct(vae, opt: OptimalDecoder, x: Tensor, k: int = 3) -> Reconstructions:
+    """Encode ``x`` to z = μ(x), decode it, and compare the reconstruction x̂ with the input and with the optimal
+    decoder ``opt``'s weighted average μ(z) (clamped to [0, 1]) by binary cross-entropy."""
+    z = vae.encoder(x).mean
+    x_hat = vae.decoder(z).mean
+    stats = opt(z, k=k)
+    return Reconstructions(x, x_hat, stats, _bce(x, x_hat).cpu(), _bce(stats.mean.clamp(0, 1), x_hat).cpu(),
+                           opt.images[stats.top_index])

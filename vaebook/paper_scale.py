@@ -49,7 +49,6 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import negative as neg
@@ -60,7 +59,7 @@ from .files import read_json, write_atomic
 from .likelihoods import Bernoulli, Gaussian
 from .metrics import auroc
 from .nets import ConvNets, MLPNets
-from .optimal_decoder import OptimalDecoder
+from .optimal_decoder import OptimalDecoder, reconstruct
 from .ratio import ratio_kl
 from .scores import KL, BitsPerDim, ood_scores
 from .stacked import ELBO, AdversarialNegatives, Negatives, Recipe, fit_batched
@@ -259,19 +258,6 @@ def ch1_table5(ctx: Context) -> Plan:
     return Plan(groups, ctx.pick(5, 2), score, about)
 
 
-@torch.no_grad()
-def _analyse(vae: VAE, opt: OptimalDecoder, x: Tensor) -> dict[str, Tensor]:
-    """Chapter 7's ``analyse``: the decoder's reconstruction x̂ of ``x`` at z = μ(x), the optimal decoder's weighted
-    mean μ(z) and weights' perplexity there, and the BCEs of x̂ against x and against μ(z)."""
-    z = vae.encoder(x).mean
-    x_hat = vae.decoder(z).mean
-    stats = opt(z, k=3)
-
-    def bce(target, pred):
-        return F.binary_cross_entropy(pred.clamp(1e-6, 1 - 1e-6), target, reduction="none").flatten(1).sum(1)
-    return {"perplexity": stats.perplexity.cpu(), "bce_x": bce(x, x_hat).cpu(), "bce_mu": bce(stats.mean.clamp(0, 1), x_hat).cpu()}
-
-
 def ch7_pair(ctx: Context) -> Plan:
     """Chapter 7's shallow (400) and deep (400-200-100) Bernoulli MLP VAEs, latent 50, Adam lr 1e-3, batch 100, 200
     epochs, on all of MNIST without the 9s and with them; 3 runs."""
@@ -290,15 +276,15 @@ def ch7_pair(ctx: Context) -> Plan:
     def score(models, run):
         out = {}
         for arch in archs:
-            unseen = _analyse(models[f"{arch}_no9"], OptimalDecoder.from_vae(models[f"{arch}_no9"], x_no), x_out)
-            seen = _analyse(models[f"{arch}_no9"], OptimalDecoder.from_vae(models[f"{arch}_no9"], x_no), x_seen)
-            all_ = _analyse(models[f"{arch}_all"], OptimalDecoder.from_vae(models[f"{arch}_all"], x_all), x_out)
-            closer = (unseen["bce_mu"] < unseen["bce_x"]).float().mean().item()
+            unseen = reconstruct(models[f"{arch}_no9"], OptimalDecoder.from_vae(models[f"{arch}_no9"], x_no), x_out)
+            seen = reconstruct(models[f"{arch}_no9"], OptimalDecoder.from_vae(models[f"{arch}_no9"], x_no), x_seen)
+            all_ = reconstruct(models[f"{arch}_all"], OptimalDecoder.from_vae(models[f"{arch}_all"], x_all), x_out)
+            closer = unseen.closer_to_mu
             out[f"{arch}_closer_to_mu_frac"] = closer
-            out[f"perplexity_median_{arch}"] = seen["perplexity"].median().item()
-            out[f"perplexity_median_{arch}_unseen"] = unseen["perplexity"].median().item()
-            out[f"perplexity_median_{arch}_all"] = all_["perplexity"].median().item()
-            out[f"bce_mu_ratio_all_vs_no{held_out}_{arch}"] = all_["bce_mu"].median().item() / unseen["bce_mu"].median().item()
+            out[f"perplexity_median_{arch}"] = seen.stats.perplexity.median().item()
+            out[f"perplexity_median_{arch}_unseen"] = unseen.stats.perplexity.median().item()
+            out[f"perplexity_median_{arch}_all"] = all_.stats.perplexity.median().item()
+            out[f"bce_mu_ratio_all_vs_no{held_out}_{arch}"] = all_.bce_mu.median().item() / unseen.bce_mu.median().item()
         out["shallow_closer_to_x_frac"] = 1 - out["shallow_closer_to_mu_frac"]
         return {"07_novel_examples": out}
     about = {"model": "MLPNets (400,) and (400, 200, 100), Bernoulli, latent 50, Adam lr 1e-3, batch 100",

@@ -16,6 +16,7 @@ import datetime
 import errno
 import json
 import math
+import numbers
 import os
 import re
 import tempfile
@@ -195,7 +196,7 @@ def glue(name: str, value) -> None:
 
     No result is typed into a chapter's text: "What we found" pastes the run's numbers (and the words
     that depend on them) through myst-nb's glue. Numbers (NumPy, torch scalars) are glued as Python
-    floats, text as text. Where myst-nb is not installed (Colab) nothing happens: the tables carry the numbers.
+    floats, whole numbers (int, NumPy integers) as ints, text as text. Where myst-nb is not installed (Colab) nothing happens: the tables carry the numbers.
 
     Used in: every chapter's "What we found".
     """
@@ -203,4 +204,8 @@ def glue(name: str, value) -> None:
         from myst_nb import glue as _glue
     except ImportError:
         return
-    _glue(name, value if isinstance(value, str) else float(value), display=False)
+    if isinstance(value, numbers.Integral):  # a count stays a whole number on the page ("32 latents", not "32.0")
+        value = int(value)
+    elif not isinstance(value, str):
+        value = float(value)
+    _glue(name, value, display=False)

@@ -130,8 +130,17 @@ def show(table: pd.DataFrame, digits: int = 3):
 
 def present(table: pd.DataFrame, digits: int = 3, index: bool = False):
     """Any results table as a reader sees it: ``digits`` decimals, thousands separated, "—" for a missing value,
-    and no index column unless the index carries the row labels (``index=True``, e.g. a pivot table)."""
+    yes/no for a true/false column, counts without decimals (a column of whole numbers of which one is 2 or more:
+    a mean of equal step counts is "1,600", not "1,600.000"), and no index column unless the index carries the row
+    labels (``index=True``, e.g. a pivot table)."""
     styled = table.style.format(precision=digits, thousands=",", na_rep="—")
+    for column in table.columns:
+        values = table[column].dropna()
+        if pd.api.types.is_bool_dtype(values) and len(values):
+            styled = styled.format(lambda v: "yes" if v else "no", subset=[column], na_rep="—")
+        elif pd.api.types.is_float_dtype(values) and len(values) and (values == values.round()).all() \
+                and values.abs().max() >= 2:
+            styled = styled.format("{:,.0f}", subset=[column], na_rep="—")
     return styled if index else styled.hide(axis="index")
 
 

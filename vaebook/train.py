@@ -181,7 +181,7 @@ def _differences(saved: dict, wanted: dict) -> str:
 def train_or_load(name: str, build: Callable[[], nn.Module], data: Tensor | Sequence[Tensor], config: FitConfig, *,
                   loss: Callable[[nn.Module], Callable[..., Tensor]] | None = None,
                   on_epoch: Callable[[nn.Module, int], Any] | None = None,
-                  desc: str | None = None) -> tuple[nn.Module, dict]:
+                  keep: Sequence[int] = (), desc: str | None = None) -> tuple[nn.Module, dict]:
     """Return ``(model, history)``: the model ``build()`` makes, fitted to ``data`` with ``config``;
     loaded from the cache when this exact model was trained before.
 
@@ -190,6 +190,11 @@ def train_or_load(name: str, build: Callable[[], nn.Module], data: Tensor | Sequ
     each epoch; what it returns (tensors, numbers, lists, dicts) is kept with the model, in
     ``history["recorded"][epoch]`` (``None`` keeps nothing). ``history["loss"]`` is the mean loss per epoch, and
     ``history["from_cache"]`` says whether the model was loaded (True) or trained by this call.
+
+    ``keep`` names epochs after which a copy of the model is kept: ``history["kept"][epoch]`` is the model as it
+    was then, built by ``build`` and in eval mode. Training stops at no epoch, so the copy after epoch e *is* the
+    model that ``config`` with ``epochs=e`` trains (same initialisation, same minibatches): one run gives a short
+    model and its longer continuation, e.g. to ask whether more training changes a result.
 
     The cache key is derived, never written by hand (:func:`model_key`): the built model's ``repr`` and initial
     tensors, ``config``, the content of ``data``, the code of ``loss`` and ``on_epoch`` with the values they
@@ -203,6 +208,10 @@ def train_or_load(name: str, build: Callable[[], nn.Module], data: Tensor | Sequ
         raise TypeError(f"train_or_load({name!r}, ...): config must be a vb.FitConfig, got {type(config).__name__}")
     loss = loss or _default_loss
     asked = config.epochs
+    keep = sorted(set(keep))
+    if any(isinstance(e, bool) or not isinstance(e, int) or not 1 <= e <= asked for e in keep):
+        raise ValueError(f"train_or_load({name!r}, ...): keep={keep} must be epochs from 1 to the config's "
+                         f"epochs={asked}")
     if (cap := epochs_cap()) is not None and config.epochs > cap:  # a dry run: its own key, never taken for the full model
         config = dataclasses.replace(config, epochs=cap)
     max_batches = batches_cap()
@@ -212,23 +221,28 @@ def train_or_load(name: str, build: Callable[[], nn.Module], data: Tensor | Sequ
         held.enter_context(_own_random_state(config.seed))
         model = build()
         parts = _key_parts(model, data, config, loss, on_epoch, max_batches)
+        if keep:  # its history holds the copies: never taken for the same model trained without them
+            parts["keep"] = keep
         key = _key(name, parts)
         identity = key.rsplit("-", 1)[1]  # the name is a label, the hash the identity
         trained_for = _trained_for(key, parts, config, max_batches, len(data[0]))
         path = _checkpoint_path(folder, key, identity)
         seen = _stamp(path)
         if (history := _load_cached(path, model, trained_for)) is not None:
-            return model.eval(), {**history, "from_cache": True}
+            return model.eval(), _with_kept({**history, "from_cache": True}, build)
         prepare_cache(folder)  # only now: a read-only cache that holds every model a chapter needs is fine
         beat = held.enter_context(training_lock(folder, identity))  # a process training this same model: wait ...
         path = _checkpoint_path(folder, key, identity)
         if _stamp(path) != seen and (history := _load_cached(path, model, trained_for)) is not None:  # ... and load it
-            return model.eval(), {**history, "from_cache": True}
+            return model.eval(), _with_kept({**history, "from_cache": True}, build)
         generator = seed_everything(config.seed)
-        recorded = {}
+        recorded, kept = {}, {}
+        keep_at = {min(e, config.epochs): e for e in keep}  # a dry run's cut epochs keep their last one
 
         def after_epoch(epoch: int) -> None:
             beat()  # this process is making progress: a waiter keeps waiting
+            if epoch in keep_at:
+                kept[keep_at[epoch]] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
             if on_epoch is not None and (value := on_epoch(model, epoch)) is not None:
                 recorded[epoch] = value
 
@@ -238,12 +252,27 @@ def train_or_load(name: str, build: Callable[[], nn.Module], data: Tensor | Sequ
                      on_epoch=after_epoch, max_batches=max_batches)
         seconds = round(time.perf_counter() - started, 3)
         history = {"loss": [float(v) for v in losses], "recorded": recorded}
+        if keep:
+            history["kept"] = kept
         _save(path, model, history, trained_for)
     per_epoch = -(-len(data[0]) // config.batch_size)
     _log_training(name=name, device=str(data[0].device), examples=len(data[0]), epochs_asked=asked,
                   epochs_run=config.epochs, batches_per_epoch=per_epoch,
                   batches_run=min(per_epoch, max_batches or per_epoch), seconds=seconds)
-    return model.eval(), {**history, "from_cache": False}
+    return model.eval(), _with_kept({**history, "from_cache": False}, build)
+
+
+def _with_kept(history: dict, build: Callable[[], nn.Module]) -> dict:
+    """``history`` with its kept weights (``train_or_load(keep=...)``) turned into models made by ``build``."""
+    if "kept" not in history:
+        return history
+    models = {}
+    with _own_random_state(0):  # build draws an initialisation that the weights replace: the caller's state is kept
+        for epoch, state in history["kept"].items():
+            model = build()
+            model.load_state_dict(state)
+            models[epoch] = model.eval()
+    return {**history, "kept": models}
 
 
 def _checkpoint_path(folder: Path, key: str, identity: str) -> Path:
