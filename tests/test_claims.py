@@ -63,6 +63,37 @@ def test_every_chapter_page_was_built_without_errors():
         assert "**" not in found and "{glue" not in found, f"{page.name}: markup pasted as text in 'What we found'"
 
 
+# What a reader should never meet in a page's text (its code cells aside): the build's machinery, development
+# history, parameter names where their values belong, and numbers printed as a program prints them.
+MACHINERY = [r"make (test|seeds|book)", r"run at commit", r"loaded from the cache", r"from the cache", r"are cached",
+             r"a rebuild", r"in this profile \(\w+=", r"=False\)", r"=True\)", r"an earlier version",
+             r"outside the book build", r"earlier builds?", r"= `\w+`", r"\{'", r"\*\*",
+             r"\b\d{1,3}(,\d{3})+\.0+\b", r"\b(D|d|K|N) = \d+\.0\b", r"\b\d+\.0 (latents|steps|epochs|images)\b",
+             r"[−-]0 ?%", r"(?<!= )\b(True|False)\b"]  # "set colour = True" tells a reader what to do
+
+
+def _reader_text(page: Path) -> str:
+    """The text of a built page as a reader reads it: no code cells' source, scripts, styles or navigation."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(page.read_text(), "html.parser")
+    article = soup.find("article") or soup
+    for element in article.select("script, style, .cell_input, .highlight, code, .math, nav, .headerlink"):
+        element.decompose()
+    return re.sub(r"\s+", " ", article.get_text(" "))
+
+
+def test_the_pages_show_no_machinery_and_no_program_formatting():
+    pages = sorted((HTML / "notebooks").glob("[0-9][0-9]_*.html")) + sorted((HTML / "book").glob("*.html"))
+    assert pages, f"no pages under {HTML}: build the book first (make book)"
+    found = []
+    for page in pages:
+        text = _reader_text(page)
+        found += [f"{page.name}: {m.group(0)!r} in ...{text[max(0, m.start() - 60):m.end() + 40]}..."
+                  for pattern in MACHINERY for m in re.finditer(pattern, text, re.I if pattern.islower() else 0)]
+    assert not found, "\n".join(found)
+
+
 def test_the_benchmark_reused_chapter_1_and_5_models_in_the_book_build():
     """Chapter 8 repeats chapters 1 and 5's settings so that the book trains their models once; a setting changed
     in one place only would make it train them again (slower, and not the models the other pages show)."""
