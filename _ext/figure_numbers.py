@@ -3,7 +3,8 @@
 Sphinx numbers figures across the whole book (chapter 3 started at Fig. 13), and those numbers collided with the
 papers' figure numbers that the chapters cite ("Fig. 15" meant two things on one page). This renumbers each page's
 figures from 1 after Sphinx has numbered them, prefixed with the chapter's number where its file name starts with
-one (``03_mixture_priors`` → 3.1, 3.2, …); other pages get 1, 2, …
+one (``03_mixture_priors`` → 3.1, 3.2, …); other pages get 1, 2, … Numbered tables and code blocks, if any, are
+numbered the same way.
 """
 from __future__ import annotations
 

@@ -34,9 +34,10 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from vaebook import runtime  # noqa: E402
 
 # The order notebooks start in, two at a time: longest critical path first (a chapter's own time plus that of the
-# chapters waiting for it), then the longest. Chapters 5 and 1 go first because chapter 8 waits for both. With the
-# clean-clone times of 2ebcd95 (s: 5 143, 1 127, 7 ~175, 4 171, 8 130, 3 145, 6 140, 2 43, 0 4) the two lanes end at
-# about 575 s; the order before (5, 4, 3, 6, 7, 1, 2, 8, 0) started chapter 8 last and ended at 616 s (bench/RESULTS.md).
+# chapters waiting for it), then the longest. Chapters 5 and 1 go first because chapter 8 waits for both. Simulated
+# with the clean-clone times of 9a9ae64 (bench/RESULTS.md; s: 5 143, 1 131, 7 199, 4 170, 8 124, 3 155, 6 147, 2 43,
+# 0 4), the two lanes end at about 590 s, against 616 s for the order before (5, 4, 3, 6, 7, 1, 2, 8, 0), which
+# started chapter 8 last.
 ORDER = ("05_", "01_", "07_", "04_", "08_", "03_", "06_", "02_", "00_")
 # A notebook that re-uses the models other chapters train starts after them (else both would train them).
 AFTER = {"08_ood_benchmark": ("01_ood_puzzle", "05_probabilistic_autoencoder")}

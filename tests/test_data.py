@@ -93,8 +93,8 @@ def test_an_optional_section_gets_its_sets_or_the_reason_it_cannot(tmp_path, mon
     sets, why = vb.load_optional(True, {"MNIST": ("mnist", "test", 5)}, profile="fast")
     assert why is None and len(sets["MNIST"]) == 5
     assert vb.load_optional(False, {"MNIST": ("mnist", "test", 5)}, profile="fast") == (
-        {}, "the fast profile leaves it out: its data are downloaded, and it trains for hours on a CPU; the full profile "
-            "runs it, or set colour = True in the parameters cell")
+        {}, "the fast profile leaves it out (it downloads its data and trains for hours on a CPU); the full profile "
+            "runs it, as does colour = True in the parameters cell")
 
     def offline(name, filename, *args, **kwargs):
         raise vb.DataError(f"Could not download {filename} for {name}: no network\nPut the file there by hand")

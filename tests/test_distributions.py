@@ -121,3 +121,29 @@ def test_reprs_name_every_setting_so_cache_keys_differ():
                 vb.GeneralizedGaussianMixture(vb.two_mode_means(2, 7.0), beta=2.0)]
     keys = {vb.cache.fingerprint(m) for m in settings}
     assert len(keys) == len(settings)
+
+
+@pytest.mark.parametrize("beta", [2.0, 4.0, 6.0])
+def test_the_closed_form_kl_to_a_generalized_normal_is_the_integral(beta):
+    from torch.distributions import kl_divergence
+
+    q = Normal(torch.tensor([0.3, -1.0, 70.0], dtype=torch.float64), torch.tensor([0.5, 2.0, 0.8], dtype=torch.float64))
+    p = vb.GeneralizedNormal.unit_variance(torch.tensor([0.0, 0.5, 75.0], dtype=torch.float64), beta)
+    exact = kl_divergence(q, p)
+    for i in range(3):  # the integral of q log(q / p), by quadrature
+        m, s = q.loc[i].item(), q.scale[i].item()
+        integrand = lambda z: stats.norm.pdf(z, m, s) * (stats.norm.logpdf(z, m, s) - p.log_prob(
+            torch.tensor(z, dtype=torch.float64))[i].item())
+        from scipy.integrate import quad
+        assert exact[i].item() == pytest.approx(quad(integrand, m - 12 * s, m + 12 * s, limit=200)[0], rel=1e-8, abs=1e-8)
+    if beta == 2.0:  # a generalized normal with β = 2 is the normal of the same variance
+        torch.testing.assert_close(exact, kl_divergence(q, Normal(p.loc, torch.ones_like(p.loc, dtype=torch.float64))))
+
+
+def test_an_odd_or_fractional_beta_falls_back_to_monte_carlo():
+    q = torch.distributions.Independent(Normal(torch.zeros(4, 2), torch.ones(4, 2)), 1)
+    p = torch.distributions.Independent(vb.GeneralizedNormal.unit_variance(torch.zeros(4, 2), 3.0), 1)
+    with pytest.raises(NotImplementedError):
+        torch.distributions.kl_divergence(q, p)
+    torch.manual_seed(0)
+    assert vb.kl(q, p, samples=20000).shape == (4,)  # vaebook's kl: Monte Carlo where torch has no closed form

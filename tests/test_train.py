@@ -155,6 +155,13 @@ def test_a_kept_copy_is_the_model_trained_for_that_many_epochs():
         vb.train_or_load("t", Shift, X, long_config, keep=[0])
 
 
+def test_a_dry_run_keeps_every_epoch_asked_for(monkeypatch):
+    monkeypatch.setenv("VAEBOOK_MAX_EPOCHS", "1")
+    model, history = vb.train_or_load("t", Shift, X, vb.FitConfig(epochs=5, batch_size=2), keep=[2, 5])
+    assert list(history["kept"]) == [2, 5]  # both cut to the one epoch the dry run trains
+    assert torch.equal(history["kept"][2].b, model.b) and torch.equal(history["kept"][5].b, model.b)
+
+
 def test_bad_arguments_name_the_fix():
     with pytest.raises(TypeError, match="config must be a vb.FitConfig"):
         vb.train_or_load("t", Shift, X, {"epochs": 2})

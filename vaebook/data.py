@@ -400,8 +400,8 @@ def load_optional(wanted: bool, sets: dict[str, tuple[str, str, int | None]],
     says why its colour section did not run, and goes on."""
     profile = profile or current_profile()
     if not wanted:
-        return {}, (f"the {profile} profile leaves it out: its data are downloaded, and it trains for hours on a CPU; "
-                    f"the full profile runs it, or set colour = True in the parameters cell")
+        return {}, (f"the {profile} profile leaves it out (it downloads its data and trains for hours on a CPU); the "
+                    f"full profile runs it, as does colour = True in the parameters cell")
     try:
         return {label: load(name, split, n, profile) for label, (name, split, n) in sets.items()}, None
     except DataError as e:

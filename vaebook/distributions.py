@@ -13,7 +13,8 @@ import math
 
 import torch
 from torch import Tensor, nn
-from torch.distributions import Categorical, Distribution, Gamma, Independent, MixtureSameFamily, Normal, constraints
+from torch.distributions import (Categorical, Distribution, Gamma, Independent, MixtureSameFamily, Normal, constraints,
+                                 register_kl)
 
 __all__ = ["GeneralizedNormal", "QuantizedNormal", "PixelCategorical", "StandardNormal", "ShiftedNormal",
            "GaussianMixture", "GeneralizedGaussianMixture", "two_mode_means"]
@@ -62,6 +63,33 @@ class GeneralizedNormal(Distribution):
         g = Gamma(1 / self.beta, torch.ones_like(self.beta)).rsample(sample_shape)
         sign = torch.randint(0, 2, shape, device=self.loc.device) * 2 - 1
         return self.loc + sign * self.scale * g ** (1 / self.beta)
+
+
+def _normal_power_moment(mean: Tensor, std: Tensor, n: int) -> Tensor:
+    """E[Xⁿ] for X ~ N(mean, std²) and an even n: Σₖ C(n, k) meanⁿ⁻ᵏ stdᵏ (k − 1)!! over even k."""
+    out = torch.zeros_like(mean)
+    for k in range(0, n + 1, 2):
+        out = out + math.comb(n, k) * mean ** (n - k) * std ** k * math.prod(range(k - 1, 0, -2))
+    return out
+
+
+@register_kl(Normal, GeneralizedNormal)
+def _kl_normal_generalized_normal(q: Normal, p: GeneralizedNormal) -> Tensor:
+    r"""KL[N(m, s²) ‖ GN(μ, α, β)] in closed form for an even whole β (β = 4 in chapter 3):
+
+    .. math:: -\tfrac12 \log(2\pi e s^2) - \log\frac{\beta}{2\alpha\Gamma(1/\beta)}
+              + \frac{\mathbb E_q[(z-\mu)^\beta]}{\alpha^\beta},
+
+    the last moment a polynomial in m − μ and s. Exact, so the ELBO's KL has no Monte Carlo noise: with modes 75
+    units from the origin, one draw of the quartic term was worth about 3.6·10⁶ nats. Any other β raises
+    ``NotImplementedError``, and :func:`vaebook.vae.kl` falls back to Monte Carlo."""
+    beta = p.beta.flatten()[0].item() if p.beta.numel() else 2.0
+    if not (beta == round(beta) and round(beta) % 2 == 0 and bool((p.beta == beta).all())):
+        raise NotImplementedError("closed-form KL only for one even whole β")
+    n = int(beta)
+    log_norm = torch.log(p.beta) - math.log(2) - torch.log(p.scale) - torch.lgamma(1 / p.beta)
+    cross_entropy = -log_norm + _normal_power_moment(q.loc - p.loc, q.scale, n) / p.scale ** n
+    return cross_entropy - (0.5 * math.log(2 * math.pi * math.e) + torch.log(q.scale))
 
 
 class QuantizedNormal(Distribution):

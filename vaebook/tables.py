@@ -136,7 +136,7 @@ def present(table: pd.DataFrame, digits: int = 3, index: bool = False):
     styled = table.style.format(precision=digits, thousands=",", na_rep="—")
     for column in table.columns:
         values = table[column].dropna()
-        if pd.api.types.is_bool_dtype(values) and len(values):
+        if len(values) and (pd.api.types.is_bool_dtype(values) or all(isinstance(v, bool) for v in values)):
             styled = styled.format(lambda v: "yes" if v else "no", subset=[column], na_rep="—")
         elif pd.api.types.is_float_dtype(values) and len(values) and (values == values.round()).all() \
                 and values.abs().max() >= 2:

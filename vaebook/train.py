@@ -193,8 +193,9 @@ def train_or_load(name: str, build: Callable[[], nn.Module], data: Tensor | Sequ
 
     ``keep`` names epochs after which a copy of the model is kept: ``history["kept"][epoch]`` is the model as it
     was then, built by ``build`` and in eval mode. Training stops at no epoch, so the copy after epoch e *is* the
-    model that ``config`` with ``epochs=e`` trains (same initialisation, same minibatches): one run gives a short
-    model and its longer continuation, e.g. to ask whether more training changes a result.
+    model that ``config`` with ``epochs=e`` trains (same initialisation, same minibatches), provided ``on_epoch``
+    draws no random numbers from the global generators (wrap it in ``torch.random.fork_rng()`` if it does): one run
+    gives a short model and its longer continuation, e.g. to ask whether more training changes a result.
 
     The cache key is derived, never written by hand (:func:`model_key`): the built model's ``repr`` and initial
     tensors, ``config``, the content of ``data``, the code of ``loss`` and ``on_epoch`` with the values they
@@ -236,13 +237,13 @@ def train_or_load(name: str, build: Callable[[], nn.Module], data: Tensor | Sequ
         if _stamp(path) != seen and (history := _load_cached(path, model, trained_for)) is not None:  # ... and load it
             return model.eval(), _with_kept({**history, "from_cache": True}, build)
         generator = seed_everything(config.seed)
-        recorded, kept = {}, {}
-        keep_at = {min(e, config.epochs): e for e in keep}  # a dry run's cut epochs keep their last one
+        recorded, snapshots = {}, {}
+        keep_at = {min(e, config.epochs) for e in keep}  # a dry run cut to fewer epochs keeps its last one for the rest
 
         def after_epoch(epoch: int) -> None:
             beat()  # this process is making progress: a waiter keeps waiting
             if epoch in keep_at:
-                kept[keep_at[epoch]] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+                snapshots[epoch] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
             if on_epoch is not None and (value := on_epoch(model, epoch)) is not None:
                 recorded[epoch] = value
 
@@ -253,7 +254,7 @@ def train_or_load(name: str, build: Callable[[], nn.Module], data: Tensor | Sequ
         seconds = round(time.perf_counter() - started, 3)
         history = {"loss": [float(v) for v in losses], "recorded": recorded}
         if keep:
-            history["kept"] = kept
+            history["kept"] = {e: snapshots[min(e, config.epochs)] for e in keep}
         _save(path, model, history, trained_for)
     per_epoch = -(-len(data[0]) // config.batch_size)
     _log_training(name=name, device=str(data[0].device), examples=len(data[0]), epochs_asked=asked,
