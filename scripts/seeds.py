@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     notebooks = [Path(nb).resolve() for nb in args.notebooks] or sorted((ROOT / "notebooks").glob("0[1-9]_*.ipynb"))
     out = Path(args.out).resolve()
+    before = {nb: fingerprint(nb) for nb in notebooks}  # the code the runs use: an edit during them is caught below
     rc = 0 if args.gather_only else run_full.main([*map(str, notebooks), "--out", str(out), "--profile", "fast",
                                                    "--runs", str(args.runs), "--cache", str(Path(args.cache).resolve()),
                                                    "--parallel", str(args.parallel)])
@@ -67,7 +68,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{nb.stem}: only {len(values)} of {args.runs} seeds ran; its record is not replaced", file=sys.stderr)
             rc = rc or 1
             continue
-        chapters[nb.stem] = {"fingerprint": fingerprint(nb), "profile": "fast",
+        if fingerprint(nb) != before[nb]:
+            print(f"{nb.stem}: its code (or the library's) changed while its seeds ran; its record is not replaced: "
+                  f"run make seeds CHAPTERS={nb.stem} again", file=sys.stderr)
+            rc = rc or 1
+            continue
+        chapters[nb.stem] = {"fingerprint": before[nb], "profile": "fast",
                              "commit": commits.pop() if len(commits) == 1 and None not in commits else head,
                              "date": datetime.date.today().isoformat(), "values": values, "tables": tables}
         for c in from_notebook(nb):  # the chapter's claims as they stand now (a claims cell can change after a run)

@@ -77,26 +77,22 @@ CELL_TIMEOUT_S = 30
 
 @pytest.mark.notebooks
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_runs_in_smoke_profile(path, tmp_path):
+def test_runs_in_smoke_profile_and_a_second_run_trains_nothing(path, tmp_path):
+    """The chapter runs top to bottom, pastes only numbers it glued, and records a tidy table. Its cache keys are
+    derived from what defines each model, so they come out the same in a fresh kernel: a second run of the chapter
+    finds every checkpoint of the first and writes none. (One test, so that the first run serves both.)"""
     _run(path, tmp_path, {})
     executed = nbformat.read(tmp_path / path.name, as_version=4)
     glued = {o.get("metadata", {}).get("scrapbook", {}).get("name") for c in executed.cells if c.cell_type == "code"
              for o in c.get("outputs", [])}
     pasted = {m for c in executed.cells if c.cell_type == "markdown" for m in re.findall(r"\{glue:text\}`([^`:]+)", c.source)}
     assert pasted <= glued, f"the text pastes numbers that the run did not glue: {sorted(pasted - glued)}"
-    if path.stem != "00_data":
-        blob = json.loads((tmp_path / "results" / f"{path.stem}.json").read_text())
-        assert blob["meta"]["profile"] == "smoke"
-        assert blob["values"] and all(isinstance(v, float) for v in blob["values"].values())
-        assert blob["table"] and all(set(row) == set(vb.tables.COLUMNS) for row in blob["table"]), "a tidy reproduction table"
-
-
-@pytest.mark.notebooks
-@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.stem != "00_data"], ids=lambda p: p.stem)
-def test_a_second_run_loads_every_model_and_trains_none(path, tmp_path):
-    """The cache keys are derived from what defines each model, so they must come out the same in a fresh kernel:
-    a second run of the chapter finds every checkpoint of the first and writes none."""
-    _run(path, tmp_path, {})
+    if path.stem == "00_data":
+        return
+    blob = json.loads((tmp_path / "results" / f"{path.stem}.json").read_text())
+    assert blob["meta"]["profile"] == "smoke"
+    assert blob["values"] and all(isinstance(v, float) for v in blob["values"].values())
+    assert blob["table"] and all(set(row) == set(vb.tables.COLUMNS) for row in blob["table"]), "a tidy reproduction table"
     first = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "models").glob("*.pt")}
     _run(path, tmp_path, {})
     second = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "models").glob("*.pt")}
