@@ -55,10 +55,10 @@ def score_histograms(ax, scores: dict[str, object], bins: int = 50, xlabel: str 
                  common_norm=False, element="step", alpha=0.4, ax=ax)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("density" if density else "count")
-    if (legend := ax.get_legend()) is not None:
-        legend.set_title(None)
-        for text in legend.get_texts():
-            text.set_fontsize(8)
+    if ax.get_legend() is not None:  # in a band of its own above the bars, which it would otherwise cover
+        ax.set_ylim(top=ax.get_ylim()[1] * 1.3)
+        sns.move_legend(ax, "upper center", ncol=min(len(arrays), 3), title=None, fontsize=8, frameon=False,
+                        handlelength=1.2, columnspacing=1.0)
 
 
 def roc_plot(ax, score_in, outliers: dict[str, object]) -> None:
