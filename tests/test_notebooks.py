@@ -28,6 +28,14 @@ def test_structure(path):
     params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
     assert len(params) == 1 and "profile = None" in params[0].source
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), "strip outputs before committing"
+    names = {line.split("=")[0].strip() for line in params[0].source.splitlines() if "=" in line and not line.startswith("#")}
+    named = []  # a parameter's name where the reader wants its value: "`iw_samples` samples" (glue the value instead)
+    for cell in (c for c in nb.cells if c.cell_type == "markdown"):
+        prose = re.sub(r"```.*?```", "", cell.source, flags=re.S)
+        named += [prose[max(0, m.start() - 20):m.end() + 20] for m in re.finditer(r"`(\w+)`", prose)
+                  if m.group(1) in names and not re.search(r"(?i)\bset $", prose[max(0, m.start() - 4):m.start()])
+                  and not re.match(r" (=|in the parameters)", prose[m.end():])]
+    assert not named, f"parameter names where their values belong (glue them): {named}"
     src = "\n".join(c.source for c in code)
     assert "import vaebook as vb" in src and "vb.set_profile(profile)" in src
     names = re.findall(r"^([a-z_]+) = ", params[0].source, flags=re.M)
