@@ -293,6 +293,7 @@ def test_wrong_file_under_an_official_name_is_refused(tmp_path, monkeypatch):
 
 
 def test_verified_files_are_remembered_until_they_change(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAEBOOK_DATA", str(tmp_path))  # the memo beside this file, not in the machine's data folder
     folder = tmp_path / "mnist"
     folder.mkdir()
     path = folder / "t10k-labels-idx1-ubyte.gz"
