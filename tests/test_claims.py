@@ -68,7 +68,7 @@ def test_every_chapter_page_was_built_without_errors():
 MACHINERY = [r"(?i)\bmake (test|seeds|book)\b", r"(?i)run at commit", r"(?i)from the cache", r"(?i)\bare cached\b",
              r"(?i)a rebuild", r"(?i)in this profile \(\w+=", r"=(False|True)\)", r"(?i)an earlier version",
              r"(?i)outside the book build", r"(?i)earlier builds?", r"\{'", r"\*\*",
-             r"\b\d{1,3}(,\d{3})+\.0+\b", r"\b(D|d|K|N) = \d+\.0\b", r"\b\d+\.0 (latents|steps|epochs|images)\b",
+             r"\b\d{1,3}(,\d{3})+\.0{2,}\b", r"\b(D|d|K|N) = \d+\.0\b", r"\b\d+\.0 (latents|steps|epochs|images)\b",
              r"[−-]0(\.0+)? ?%", r"(?<!= )\b(True|False)\b"]  # "set colour = True" tells a reader what to do
 
 
