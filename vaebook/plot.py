@@ -7,7 +7,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 from matplotlib import pyplot as plt
-from matplotlib.colors import ListedColormap  # noqa: F401 (for the chapters: vb.plot.ListedColormap)
 
 from .metrics import roc_curve
 
