@@ -42,3 +42,17 @@ def test_bootstrap_interval_covers_the_estimate_and_shrinks_with_more_data():
     lo_l, hi_l = vb.metrics.bootstrap_ci(vb.auroc, *large, n_boot=100)
     assert lo_s < vb.auroc(*small) < hi_s and lo_l < vb.auroc(*large) < hi_l
     assert hi_l - lo_l < (hi_s - lo_s) / 3  # about 1/sqrt(40) as wide
+
+
+@pytest.mark.parametrize("ties", [False, True])
+@pytest.mark.parametrize("metric", [vb.auroc, vb.metrics.aupr])
+def test_bootstrap_scores_all_resamples_at_once_as_one_call_per_resample_would(metric, ties):
+    # bootstrap_ci computes AUROC and AUPR for every resample in one array; without that shortcut it calls the
+    # metric itself (sklearn) once per resample, on the same resamples. Ties (rounded scores) test the shared ranks.
+    rng = np.random.default_rng(1)
+    s_in, s_out = rng.normal(size=300), rng.normal(size=170) + 0.4
+    if ties:
+        s_in, s_out = s_in.round(1), s_out.round(1)
+    fast = vb.metrics.bootstrap_ci(metric, s_in, s_out, n_boot=40, seed=3)
+    slow = vb.metrics.bootstrap_ci(lambda a, b: metric(a, b), s_in, s_out, n_boot=40, seed=3)  # not in _MANY
+    assert fast == pytest.approx(slow, abs=1e-12)

@@ -190,6 +190,6 @@ def test_every_published_number_names_its_table_or_says_why_there_is_none():
     for method, entry in ood.PUBLISHED.items():
         assert {"paper", "auroc", "table", "setup", "note"} <= set(entry), method
         if entry["auroc"] is None:
-            assert entry["table"] is None and entry["note"].startswith("no number"), method
+            assert entry["table"] is None and entry["note"].startswith("no published number"), method
         else:
-            assert 0 <= entry["auroc"] <= 1 and entry["table"].startswith("Table"), method
+            assert 0 <= entry["auroc"] <= 1 and "Table" in entry["table"], method

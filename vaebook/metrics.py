@@ -52,13 +52,47 @@ def fpr_at_tpr(score_in, score_out, tpr: float = 0.95) -> float:
 def bootstrap_ci(metric: Callable, score_in, score_out, n_boot: int = 200, level: float = 0.95,
                  seed: int = 0) -> tuple[float, float]:
     """A percentile bootstrap interval of ``metric(score_in, score_out)``: inliers and outliers resampled with
-    replacement, each set on its own, ``n_boot`` times."""
+    replacement, each set on its own, ``n_boot`` times.
+
+    For :func:`auroc` and :func:`aupr` the ``n_boot`` resamples are scored at once, as rows of one array
+    (:data:`_MANY`); the resamples are the same and the values agree with one call per resample to within
+    rounding (tested), 20 times faster."""
     labels, scores = _labels_scores(score_in, score_out)
     s_in, s_out = scores[labels == 0], scores[labels == 1]
     rng = np.random.default_rng(seed)
-    values = [metric(rng.choice(s_in, len(s_in)), rng.choice(s_out, len(s_out))) for _ in range(n_boot)]
+    # rng.choice(s, n) with replacement draws rng.integers(0, len(s), n): the same draws, kept as indices
+    draws = [(rng.integers(0, len(s_in), len(s_in)), rng.integers(0, len(s_out), len(s_out))) for _ in range(n_boot)]
+    if metric in _MANY:
+        values = _MANY[metric](np.stack([s_in[i] for i, _ in draws]), np.stack([s_out[o] for _, o in draws]))
+    else:
+        values = [metric(s_in[i], s_out[o]) for i, o in draws]
     lo, hi = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
     return float(lo), float(hi)
+
+
+def _auroc_many(s_in: np.ndarray, s_out: np.ndarray) -> np.ndarray:
+    """The AUROC of each row pair of ``(R, n_in)`` and ``(R, n_out)`` scores, by the Mann–Whitney U statistic:
+    the share of (inlier, outlier) pairs that the score orders right, ties counting one half."""
+    from scipy.stats import rankdata
+    ranks = rankdata(np.concatenate([s_in, s_out], axis=1), axis=1)  # tied scores share their mean rank
+    n_in, n_out = s_in.shape[1], s_out.shape[1]
+    return (ranks[:, n_in:].sum(axis=1) - n_out * (n_out + 1) / 2) / (n_in * n_out)
+
+
+def _aupr_many(s_in: np.ndarray, s_out: np.ndarray) -> np.ndarray:
+    """The average precision of each row pair, as :func:`aupr` computes it: Σ over thresholds of the recall gained
+    times the precision there, tied scores forming one threshold."""
+    scores = np.concatenate([s_in, s_out], axis=1)
+    order = np.argsort(-scores, axis=1)  # the order within a tie group does not matter
+    ranked = np.take_along_axis(scores, order, axis=1)
+    positive = (order >= s_in.shape[1]).astype(np.float64)            # the outliers are the positive class
+    tp = np.cumsum(positive, axis=1)
+    precision = tp / np.arange(1, scores.shape[1] + 1)
+    # every example takes the precision at the last example of its tie group (the threshold it is counted at)
+    position = np.broadcast_to(np.arange(scores.shape[1]), scores.shape)
+    group_end = np.where(np.diff(ranked, axis=1, append=-np.inf) != 0, position, scores.shape[1])
+    group_end = np.minimum.accumulate(group_end[:, ::-1], axis=1)[:, ::-1]
+    return (positive * np.take_along_axis(precision, group_end, axis=1)).sum(axis=1) / s_out.shape[1]
 
 
 def roc_curve(score_in, score_out) -> tuple[np.ndarray, np.ndarray]:
@@ -84,3 +118,7 @@ def logsumexp_chunked(fn: Callable[[slice], Tensor], n: int, chunk: int = 4096) 
         block = torch.logsumexp(fn(slice(start, min(start + chunk, n))), dim=-1)
         total = block if total is None else torch.logaddexp(total, block)
     return total if total is not None else torch.tensor(-math.inf)
+
+
+_MANY = {auroc: _auroc_many, aupr: _aupr_many}
+"""Metrics that :func:`bootstrap_ci` computes for all its resamples at once."""
