@@ -83,6 +83,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/cpu_contention.py
 	$(BIN)/python bench/quadratic_memory.py
 	$(BIN)/python bench/gpu_step.py --steps 10
+	$(BIN)/python bench/bootstrap_speed.py --json bench/results/bootstrap.json
+	$(BIN)/python bench/notebook_code.py --json bench/results/notebook_code.json
 
 # Kernel hangs: every smoke notebook 30 times in a row, counting cells whose reply came late.
 stress: $(STAMP)

@@ -47,3 +47,32 @@ def test_the_gpu_step_benchmark_builds_every_model_and_restores_the_settings():
     build, data, batch_size = gpu_step.models(cpu)["ch7 MLP"]
     assert gpu_step.ms_per_step(build, data, batch_size, 2, 1, gpu_step.with_fit, cpu) > 0
     assert gpu_step.syncs_per_step(build, data, batch_size, cpu) is None  # counted on CUDA only
+
+
+def test_the_notebook_code_measure_puts_each_line_in_one_class():
+    import notebook_code
+
+    def cell(source, tags=()):
+        return {"cell_type": "code", "metadata": {"tags": list(tags)}, "source": source}
+
+    nb = {"cells": [cell("pip install", ["colab-setup"]), cell("n = None\n# a comment\n", ["parameters"]),
+                    cell("import vaebook as vb\nn = vb.param('n', n, int)"),
+                    cell("x = load()\nmodel = train(x)\nvb.glue('a', f(\n    x))\nvb.pick(None, smoke=1, fast=2, full=3)"),
+                    cell("fig, ax = plot.figure()\nax.plot(x)"), cell("CLAIMS = []", ["claims"])]}
+    counts, long_cells, helpers, picks = notebook_code.classify(nb)
+    assert counts == {"set-up": 3, "experiment": 3, "record": 3, "plots": 2} and picks == 1 and not long_cells
+    m = notebook_code.measure()
+    assert all(c["lines"] == sum(c.get(k, 0) for k in ("set-up", "record", "plots", "experiment"))
+               for c in m["chapters"].values())
+
+
+def test_the_bootstrap_benchmark_compares_the_two_paths(tmp_path):
+    import subprocess
+
+    out = tmp_path / "b.json"
+    subprocess.run([sys.executable, str(Path(__file__).resolve().parents[1] / "bench" / "bootstrap_speed.py"), "--n", "200",
+                    "--n-boot", "10", "--repeats", "2", "--json", str(out)], capture_output=True, text=True, check=True)
+    import json
+    result = json.loads(out.read_text())
+    assert result["auroc"]["largest difference of the interval ends"] < 1e-12
+    assert result["aupr"]["largest difference of the interval ends"] < 1e-12
