@@ -56,3 +56,7 @@ def test_bootstrap_scores_all_resamples_at_once_as_one_call_per_resample_would(m
     fast = vb.metrics.bootstrap_ci(metric, s_in, s_out, n_boot=40, seed=3)
     slow = vb.metrics.bootstrap_ci(lambda a, b: metric(a, b), s_in, s_out, n_boot=40, seed=3)  # not in _MANY
     assert fast == pytest.approx(slow, abs=1e-12)
+    # and the resamples are those rng.choice draws, as the bootstrap drew them before it kept indices
+    g = np.random.default_rng(3)
+    values = [metric(g.choice(s_in, len(s_in)), g.choice(s_out, len(s_out))) for _ in range(40)]
+    assert fast == pytest.approx(tuple(np.quantile(values, [0.025, 0.975])), abs=1e-12)

@@ -56,7 +56,7 @@ def bootstrap_ci(metric: Callable, score_in, score_out, n_boot: int = 200, level
 
     For :func:`auroc` and :func:`aupr` the ``n_boot`` resamples are scored at once, as rows of one array
     (:data:`_MANY`); the resamples are the same and the values agree with one call per resample to within
-    rounding (tested), 20 times faster."""
+    rounding (tested); measured in bench/RESULTS.md (bench/bootstrap_speed.py)."""
     labels, scores = _labels_scores(score_in, score_out)
     s_in, s_out = scores[labels == 0], scores[labels == 1]
     rng = np.random.default_rng(seed)
