@@ -75,9 +75,11 @@ class GreyVAE:
         ``options`` go to :func:`vaebook.train_or_load` (``loss``, ``on_epoch``, ``keep``)."""
         def build():
             enc, dec = self.nets(latent_dim, likelihood.decoder_outputs)
-            return VAE(Encoder(enc), Decoder(dec, likelihood), prior or StandardNormal(latent_dim)).to(x.device)
+            p_z = prior if prior is not None else StandardNormal(latent_dim)
+            return VAE(Encoder(enc), Decoder(dec, likelihood), p_z).to(x.device)
 
-        config = FitConfig(epochs=epochs or self.epochs, batch_size=self.batch_size, optimizer=self.optimizer, seed=seed)
+        config = FitConfig(epochs=self.epochs if epochs is None else epochs, batch_size=self.batch_size,
+                           optimizer=self.optimizer, seed=seed)
         return train_or_load(name, build, x if labels is None else (x, labels), config,
                              desc=desc or f"{likelihood!r}, D={latent_dim}", **options)
 
@@ -132,13 +134,16 @@ class PAERecipe:
         """``(pae, trained)``: the PAE with a ``k``-dimensional code, and whether this call trained any of its models
         (False when all were loaded). ``name`` labels its cache files; a chapter that trains in parallel with others
         should give its own, so that the files it finds new are its own."""
-        before = set(cache_dir().glob(f"{name}-*.pt"))
+        def files():  # the autoencoder's and the flow's checkpoints under this name (vaebook.pae.train_pae names them)
+            return set(cache_dir().glob(f"{name}-ae-*.pt")) | set(cache_dir().glob(f"{name}-flow-*.pt"))
+
+        before = files()
         pae = train_pae(lambda: self.autoencoder(k).to(x_train.device), x_train, x_val, name=name,
                         ae_config=FitConfig(epochs=self.ae_epochs, batch_size=64,
                                             optimizer=partial(torch.optim.Adam, lr=1e-3), seed=seed),
                         flow_config=FitConfig(epochs=self.flow_epochs, batch_size=256, seed=seed),
                         layers=self.layers, hidden=self.flow_hidden)
-        return pae, set(cache_dir().glob(f"{name}-*.pt")) != before
+        return pae, files() != before
 
 
 CLASSIFIER_EPOCHS = {"smoke": 1, "fast": 5, "full": 20}
