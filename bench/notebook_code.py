@@ -6,12 +6,13 @@ Each code line of each chapter (blank lines and comments left out, the Colab cel
 
 * **set-up**: the parameters cell and the set-up cell after it (imports, ``vb.param``, profile values);
 * **record**: the claims cell, and the lines that glue, record or tabulate a result (``vb.glue``, ``vb.record``,
-  ``vb.row``, ``vb.reproduction_table``, ``vb.tables``, ``vb.claims``, ``.present(``) and the lines after them
-  that continue their call;
+  ``vb.row``, ``vb.reproduction_table``, ``vb.tables``, ``vb.claims``, ``.present(``, an assignment to ``rows`` or
+  ``repro``, the reproduction table's rows) and the lines after them that continue their call;
 * **plots**: cells that draw a figure or a widget (``plot.figure``, ``plot.canvas``, ``vb.widgets.explore``);
 * **experiment**: every other line: the data, the models, their training and their scores.
 
-It also counts the cells over 25 lines, the helpers (``def`` names) defined in more than one chapter, and the
+It also counts the cells over 25 lines (all their lines, blank and comment lines too, as a reader sees them), the
+helpers (``def`` names) defined in more than one chapter, and the
 profile values chosen mid-notebook (``vb.pick(None, ...)`` outside the set-up cells), which the parameters cell
 cannot set. Issue 29 asks for more than 60 % experiment, no cell over 25 lines and no helper defined twice.
 """

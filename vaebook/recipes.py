@@ -47,13 +47,14 @@ class GreyVAE:
 
     ARCH = {"smoke": "mlp", "fast": "mlp", "full": "conv"}
     EPOCHS = {"smoke": 1, "fast": 10, "full": 100}
-    N_TRAIN = {"smoke": 500, "fast": 10000, "full": 60000}  # Fashion-MNIST training images
+    N_TRAIN = {"smoke": 500, "fast": 10000, "full": 60000}  # training images (chapter 1: Fashion-MNIST)
 
     @classmethod
     def of(cls, arch: str, epochs: int) -> "GreyVAE":
-        """The recipe with ``arch`` nets ("mlp" or "conv") trained for ``epochs``. The paper trains with RMSProp
-        (learning rate 1e-4, batch 50) for 100 epochs, as the full profile does; the other profiles use Adam
-        (learning rate 1e-3, batch 64) to get there in 10 epochs on a CPU."""
+        """The recipe with ``arch`` nets ("mlp" or "conv") trained for ``epochs``, with the current profile's optimiser
+        and batch size: the paper trains with RMSProp (learning rate 1e-4, batch 50) for 100 epochs, as the full
+        profile does; the other profiles use Adam (learning rate 1e-3, batch 64) to get there in 10 epochs on a
+        CPU."""
         nets = {"mlp": MLPNets((512, 256)), "conv": ConvNets()}
         if arch not in nets:
             raise ValueError(f"GreyVAE.of: arch must be one of {list(nets)}, got {arch!r}")
@@ -89,9 +90,10 @@ class PAERecipe:
     """The Probabilistic Auto-Encoder as chapter 5 trains it: an autoencoder (``encoder`` and ``decoder`` "conv",
     Rosca et al.'s convolutional nets, or "mlp" with ``hidden`` units), then a RealNVP of ``layers`` couplings of
     ``flow_hidden`` units on its codes, then σ on validation images (:func:`vaebook.pae.train_pae`). The
-    autoencoder trains with Adam (learning rate 1e-3, batch 64) for ``ae_epochs``, the flow with Adam (learning
-    rate 1e-3, batch 256) for ``flow_epochs``. The paper's autoencoder is convolutional; the fast profile keeps the
-    convolutional encoder with an MLP decoder, whose transposed convolutions would cost 3x more on a CPU."""
+    autoencoder trains with ``optimizer`` (Adam, learning rate 1e-3) and ``batch_size`` for ``ae_epochs``, the flow
+    with Adam (learning rate 1e-3, batch 256) for ``flow_epochs``. The paper's autoencoder is convolutional; the fast
+    profile keeps the convolutional encoder with an MLP decoder, because the convolutional decoder's transposed
+    convolutions cost 3x more on a CPU."""
     encoder: str
     decoder: str
     ae_epochs: int
@@ -99,6 +101,8 @@ class PAERecipe:
     hidden: tuple[int, ...] = (512, 256)
     layers: int = 6
     flow_hidden: tuple[int, ...] = (256, 256)
+    optimizer: Callable = partial(torch.optim.Adam, lr=1e-3)
+    batch_size: int = 64
 
     ENCODER = {"smoke": "conv", "fast": "conv", "full": "conv"}
     DECODER = {"smoke": "mlp", "fast": "mlp", "full": "conv"}
@@ -139,8 +143,8 @@ class PAERecipe:
 
         before = files()
         pae = train_pae(lambda: self.autoencoder(k).to(x_train.device), x_train, x_val, name=name,
-                        ae_config=FitConfig(epochs=self.ae_epochs, batch_size=64,
-                                            optimizer=partial(torch.optim.Adam, lr=1e-3), seed=seed),
+                        ae_config=FitConfig(epochs=self.ae_epochs, batch_size=self.batch_size, optimizer=self.optimizer,
+                                            seed=seed),
                         flow_config=FitConfig(epochs=self.flow_epochs, batch_size=256, seed=seed),
                         layers=self.layers, hidden=self.flow_hidden)
         return pae, files() != before
