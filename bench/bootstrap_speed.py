@@ -3,7 +3,7 @@
     python bench/bootstrap_speed.py [--json bench/results/bootstrap.json]
 
 Chapter 8 computes a 95 % interval of the AUROC, the AUPR and the FPR at 95 % TPR for every detector and OOD set
-(about 250 pairs of 2,000 inlier and 2,000 outlier scores, 50 resamples each in the fast profile).
+(240 pairs of 2,000 inlier and 2,000 outlier scores, 50 resamples each in the fast profile).
 ``vb.metrics.bootstrap_ci`` scores the resamples of the AUROC and the AUPR as rows of one array; the other path is
 one sklearn call per resample, on the same resamples. Both are timed here on one thread, and their intervals
 compared.
