@@ -59,11 +59,9 @@ def test_structure(path):
 @pytest.mark.parametrize("path", NOTEBOOKS[1:], ids=lambda p: p.stem)
 def test_what_we_found_types_no_result(path):
     """Decimal numbers in "What we found" are pasted from the run (glue); a typed one must be a paper's value
-    that stands in the chapter's code or in the paper tables it imports (vaebook/papers.py)."""
+    that stands in the chapter's code (its paper table)."""
     nb = nbformat.read(path, as_version=4)
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
-    if "vaebook.papers" in code:
-        code += (ROOT / "vaebook" / "papers.py").read_text()
     found = next(c.source for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("## What we found"))
     prose = re.sub(r"\{glue:text\}`[^`]*`", "", found)
     typed = [n for n in re.findall(r"(?<![\w.])\d+\.\d+", prose) if n not in code]
