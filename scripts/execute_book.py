@@ -5,7 +5,8 @@
 ``jupyter-book build`` executes notebooks one at a time (``execute_notebooks: cache``). This script fills the
 same jupyter-cache (``_build/.jupyter_cache``) first: each notebook whose code changed since its last cached
 run is executed with nbclient in its own folder, ``--jobs`` at a time, each kernel with ``--threads``
-OpenMP threads (default: the usable CPUs shared out between the jobs), longest chapters first. The build
+OpenMP threads (default: the usable CPUs shared out between the jobs), in the order of ``chapters.yml``'s
+measured times, longest critical path first; a chapter that re-uses others' models starts after them. The build
 that follows then finds every notebook in the cache and only renders. On this 2-core machine two
 notebooks with one thread each take less time than one with two threads (README, "Build times").
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
+import json
 import os
 import sys
 import time
@@ -31,16 +33,11 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "bench"))
+import chapters  # noqa: E402
+import machine_speed  # noqa: E402
 from vaebook import runtime  # noqa: E402
 
-# The order notebooks start in, two at a time: longest critical path first (a chapter's own time plus that of the
-# chapters waiting for it), then the longest. Chapters 5 and 1 go first because chapter 8 waits for both. Simulated
-# with the clean-clone times of 9a9ae64 (bench/RESULTS.md; s: 5 143, 1 131, 7 199, 4 170, 8 124, 3 155, 6 147, 2 43,
-# 0 4), the two lanes end at about 590 s, against 616 s for the order before (5, 4, 3, 6, 7, 1, 2, 8, 0), which
-# started chapter 8 last.
-ORDER = ("05_", "01_", "07_", "04_", "08_", "03_", "06_", "02_", "00_")
-# A notebook that re-uses the models other chapters train starts after them (else both would train them).
-AFTER = {"08_ood_benchmark": ("01_ood_puzzle", "05_probabilistic_autoencoder")}
 # Pages built from the chapters' recorded results: run after the chapters, never taken from the cache.
 SUMMARIES = ("book/scorecard.ipynb",)
 
@@ -79,8 +76,9 @@ def main() -> int:
               flush=True)
         cache.clear_cache()
         cache = get_cache(args.cache)
-    paths = sorted(ROOT.glob("notebooks/[0-9][0-9]_*.ipynb"),
-                   key=lambda p: next((i for i, o in enumerate(ORDER) if p.name.startswith(o)), len(ORDER)))
+    # Longest critical path first (chapters.build_order); a chapter that re-uses others' models waits for them.
+    paths = [c.path for c in chapters.build_order()]
+    after = {c.stem: set(c.after) for c in chapters.CHAPTERS}
     todo = []
     for p in paths:
         if _cached(cache, p):
@@ -88,11 +86,12 @@ def main() -> int:
         else:
             todo.append(p)
     print(f"executing {len(todo)} notebook(s), {args.jobs} at a time, {threads} thread(s) each", flush=True)
+    speed = [_reference_epoch()] if todo else []  # how fast this machine is, before and after (bench/machine_speed.py)
     t0, failed, done = time.monotonic(), [], {p.stem for p in paths} - {p.stem for p in todo}
     with cf.ProcessPoolExecutor(args.jobs) as pool:
         running = {}
         while todo or running:
-            for p in [p for p in todo if set(AFTER.get(p.stem, ())) <= done or not running][: args.jobs - len(running)]:
+            for p in [p for p in todo if after[p.stem] <= done or not running][: args.jobs - len(running)]:
                 todo.remove(p)  # ready (or nothing else runs: a dependency that failed does not block it)
                 running[pool.submit(_execute, str(p), timeout)] = p
             finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
@@ -119,27 +118,52 @@ def main() -> int:
                 print(f"{page}: {seconds:.0f} s", flush=True)
     if not failed:
         stamp.write_text(library_version())
-        write_times(cache, paths, ROOT / "_build" / "chapter-times.md", threads, args.jobs)
+        if todo or not (ROOT / "_build" / "book-times.json").exists():
+            speed.append(_reference_epoch())
+            write_times(cache, paths, ROOT / "_build", threads, args.jobs, speed)
     print(f"executed in {time.monotonic() - t0:.0f} s" + (f"; FAILED: {', '.join(failed)}" if failed else ""), flush=True)
     return 1 if failed else 0
 
 
-def write_times(cache, paths: list[Path], out: Path, threads: int, jobs: int) -> None:
-    """The measured execution time of every chapter in this build, as the table the book's intro includes."""
+def write_times(cache, paths: list[Path], out: Path, threads: int, jobs: int, speed: list[float]) -> None:
+    """The measured execution time of every chapter in this build: ``book-times.json``, and ``chapter-times.md``, the
+    table the book's intro includes. Each time is also given on the reference machine
+    (``bench/machine_speed.py``), from the reference epoch measured before and after the notebooks ran."""
     import nbformat
 
-    rows = []
-    for p in sorted(paths):
-        record = cache.match_cache_notebook(nbformat.read(p, as_version=4))
-        seconds = (record.data or {}).get("execution_seconds")
-        title = next((c.source.splitlines()[0].lstrip("# ") for c in nbformat.read(p, as_version=4).cells
+    epoch = sum(speed) / len(speed)
+    chapters = {}
+    for p in sorted(paths):  # the book's order
+        nb = nbformat.read(p, as_version=4)
+        try:
+            seconds = (cache.match_cache_notebook(nb).data or {}).get("execution_seconds")
+        except KeyError:  # the notebook was edited while the build ran: its time is not this code's
+            seconds = None
+        title = next((c.source.splitlines()[0].lstrip("# ") for c in nb.cells
                       if c.cell_type == "markdown" and c.source.startswith("# ")), p.stem)
-        rows.append(f"| {title} | {'—' if seconds is None else f'{seconds:.0f} s'} |")
-    total = sum((cache.match_cache_notebook(nbformat.read(p, as_version=4)).data or {}).get("execution_seconds", 0)
-                for p in paths)
-    out.write_text("| chapter | seconds in this build |\n| --- | --- |\n" + "\n".join(rows) + "\n\n"
-                   f"In all {total / 60:.1f} minutes of notebook time, {jobs} notebooks at a time with {threads} "
-                   f"thread(s) each, on {runtime.usable_cpus()} CPU core(s).\n")
+        chapters[p.stem] = {"title": title, "seconds": seconds,
+                            "reference_seconds": None if seconds is None else machine_speed.reference_time(seconds, epoch)}
+    total = sum(c["seconds"] or 0 for c in chapters.values())
+    record = {"chapters": chapters, "total_seconds": total, "total_reference_seconds": machine_speed.reference_time(total, epoch),
+              "reference_epoch_s": speed, "reference_machine_s": machine_speed.REFERENCE_SECONDS,
+              "jobs": jobs, "threads": threads, "cpus": runtime.usable_cpus()}
+    (out / "book-times.json").write_text(json.dumps(record, indent=1) + "\n")
+    shown = lambda value: "—" if value is None else f"{value:.0f} s"
+    rows = [f"| {c['title']} | {shown(c['seconds'])} | {shown(c['reference_seconds'])} |" for c in chapters.values()]
+    (out / "chapter-times.md").write_text(
+        "| chapter | seconds in this build | on the reference machine |\n| --- | --- | --- |\n" + "\n".join(rows) + "\n\n"
+        f"In all {total / 60:.1f} minutes of notebook time, {jobs} notebooks at a time with {threads} thread(s) each, on "
+        f"{runtime.usable_cpus()} CPU core(s); {record['total_reference_seconds'] / 60:.1f} minutes on the reference machine. "
+        f"This machine took {' and '.join(f'{e:.2f}' for e in speed)} s (before and after) for the reference epoch, one "
+        f"epoch of chapter 1's VAE, which the machine the budget was set on takes in {machine_speed.REFERENCE_SECONDS} s "
+        "(`bench/machine_speed.py`).\n")
+
+
+def _reference_epoch() -> float:
+    """The reference epoch on this machine now (one fresh process, one thread)."""
+    seconds = machine_speed.reference_epoch()
+    print(f"reference epoch: {seconds:.2f} s (the reference machine: {machine_speed.REFERENCE_SECONDS} s)", flush=True)
+    return seconds
 
 
 def library_version() -> str:

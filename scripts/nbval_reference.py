@@ -22,6 +22,8 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
+import chapters  # noqa: E402
+
 REFERENCE = ROOT / "tests" / "reference"
 # nbval checks a cell whose comment line is exactly this marker (text after it on the line disables the check).
 CHECK_CELL = ("# NBVAL_CHECK_OUTPUT\n# the reproduction table's numbers, compared with the stored execution\n"
@@ -50,8 +52,10 @@ def main() -> int:
     ap.add_argument("--profile", default="smoke", choices=("smoke", "fast", "full"))
     args = ap.parse_args()
     kernel_replies.install()
-    paths = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    paths = [p for p in paths if p.stem != "00_data" and (not args.chapters or p.stem in args.chapters)]
+    known = {c.stem: c.path for c in chapters.with_claims()}  # chapters.yml
+    if unknown := sorted(set(args.chapters) - set(known)):
+        ap.error(f"{', '.join(unknown)}: not a chapter with claims in chapters.yml ({', '.join(known)})")
+    paths = [path for stem, path in known.items() if not args.chapters or stem in args.chapters]
     REFERENCE.mkdir(parents=True, exist_ok=True)
     for path in paths:
         chapter = nbformat.read(path, as_version=4)

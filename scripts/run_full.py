@@ -42,24 +42,14 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from vaebook.files import atomic_path  # noqa: E402
 
-# How many runs each paper averages over, where it says so; a chapter whose paper reports single numbers runs 3
-# seeds, so that the full profile shows a spread. Chapter 8 is this book's own benchmark.
-PAPER_RUNS = {
-    "01_ood_puzzle": 5,           # negative sampling, Sec. 4: "averages of 5 runs with standard deviations"
-    "02_topology_mismatch": 3,    # Kamoi & Kobayashi report single runs
-    "03_mixture_priors": 3,       # Kamoi & Kobayashi report single runs
-    "04_negative_sampling": 5,    # negative sampling, Sec. 4: 5 runs
-    "05_probabilistic_autoencoder": 3,  # Böhm & Seljak report single runs
-    "06_distribution_matching": 3,      # Rosca et al.: the synthetic experiment averages 10 runs inside the chapter
-    "07_novel_examples": 3,       # Bozkurt et al. report single runs
-    "08_ood_benchmark": 3,
-}
+import chapters  # noqa: E402
+
+# How many runs each paper averages over, and why: chapters.yml (paper_runs). A notebook that is not a chapter of the
+# manifest (a test's) runs 3 seeds. Jobs start longest first, by the full-profile dry run's seconds (chapters.yml,
+# full_dry_s): with a few jobs at a time, the long ones then run beside the short ones instead of alone at the end.
+PAPER_RUNS = {c.stem: c.paper_runs for c in chapters.CHAPTERS}
 DEFAULT_RUNS = 3
-# The order jobs start in, longest first (as measured by the full-profile dry runs on the 2-core CPU; chapters 3
-# and 6 take an hour or more each, the rest minutes): with a few jobs at a time, the long ones then run beside the
-# short ones instead of after them. Chapters not named here start last.
-LONGEST_FIRST = ("06_distribution_matching", "03_mixture_priors", "05_probabilistic_autoencoder", "08_ood_benchmark",
-                 "04_negative_sampling", "01_ood_puzzle", "07_novel_examples")
+LONGEST_FIRST = tuple(c.stem for c in chapters.full_order())
 # How much faster one GPU trains the book's models than the 2-core development CPU: what the cost table assumes for
 # the models a dry run trained on a CPU. An assumption, not a measurement. Small VAEs on 28×28 images at batch 50-100
 # are bound by kernel launches on a GPU, so the gain is far below the gap in peak FLOPs; 20× is a middle guess. The
@@ -441,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"{flag} {value}: give a whole number >= 1")
     out = Path(args.out).resolve()
     if not args.gather_only:
-        paths = [Path(p).resolve() for p in args.notebooks] or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+        paths = [Path(p).resolve() for p in args.notebooks] or [c.path for c in chapters.CHAPTERS]
         if missing := [str(p) for p in paths if not p.exists()]:
             ap.error(f"no such notebook: {', '.join(missing)}")
         defined = set().union(*map(notebook_parameters, paths))  # a -p goes to the chapters that have it

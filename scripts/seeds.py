@@ -20,6 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
+import chapters  # noqa: E402
 import run_full  # noqa: E402
 
 from vaebook.claims import SEEDS_FILE, fingerprint, from_notebook, verdict  # noqa: E402
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--write", default=str(SEEDS_FILE), help="where the committed record goes")
     ap.add_argument("--gather-only", action="store_true", help="gather the jobs already under --out; run nothing")
     args = ap.parse_args(argv)
-    notebooks = [Path(nb).resolve() for nb in args.notebooks] or sorted((ROOT / "notebooks").glob("0[1-9]_*.ipynb"))
+    notebooks = [Path(nb).resolve() for nb in args.notebooks] or [c.path for c in chapters.with_claims()]
     out = Path(args.out).resolve()
     before = {nb: fingerprint(nb) for nb in notebooks}  # the code the runs use: an edit during them is caught below
     rc = 0 if args.gather_only else run_full.main([*map(str, notebooks), "--out", str(out), "--profile", "fast",

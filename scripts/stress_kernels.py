@@ -27,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
+import chapters  # noqa: E402
 import kernel_replies  # noqa: E402
 from vaebook import runtime  # noqa: E402
 from vaebook.files import atomic_path  # noqa: E402
@@ -90,7 +91,7 @@ def main() -> int:
     args = ap.parse_args()
     if args.jobs > 1:  # one OpenMP thread per notebook, as under pytest-xdist
         os.environ.update(runtime.environment(threads=1))
-    paths = [Path(p).resolve() for p in args.notebooks] or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    paths = [Path(p).resolve() for p in args.notebooks] or [c.path for c in chapters.CHAPTERS]
     import ipykernel
     import jupyter_client
     import zmq

@@ -15,7 +15,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "tests" / "reference"
-CHAPTERS = [p for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")) if p.stem != "00_data"]
+sys.path.insert(0, str(ROOT / "scripts"))
+import chapters  # noqa: E402
+
+CHAPTERS = [c.path for c in chapters.with_claims()]  # chapters.yml
 CHECK = "# NBVAL_CHECK_OUTPUT\n"  # the marker line, alone: "# NBVAL_CHECK_OUTPUT: ..." is silently not checked
 
 

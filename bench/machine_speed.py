@@ -1,0 +1,63 @@
+"""How fast this machine is, in the unit the book's time budget is stated in.
+
+    python bench/machine_speed.py [--repeats 3]
+
+The fast book's budget (notebooks in 10 minutes on 2 cores, no chapter over 3) was set on the development
+machine. The same code on machines of the same name has since taken from 579 s to over three times as long
+(bench/RESULTS.md), with no other work running: the CPU behind "2 cores" changes. A wall-clock time alone
+therefore says as much about the machine as about the book. This benchmark measures the machine with one fixed
+piece of the book's own work, and ``scripts/execute_book.py`` runs it before and after every build, so that each
+build's times can be read against the machine that produced them:
+
+* **the reference epoch**: one epoch of chapter 1's fast-profile VAE (MLP 512-256, 10,000 Fashion-MNIST images,
+  batch 64, Adam), one thread, in a fresh process after a warm-up (``bench/cpu_contention.py``'s "1 thread");
+* **the reference machine**: :data:`REFERENCE_SECONDS`, the reference epoch on the development machine on which the
+  budget was set (quiet, median of 3, commit ee9bf6a);
+* **reference time** of a build: its seconds × REFERENCE_SECONDS / (this machine's reference epoch). A machine
+  that takes twice as long for the reference epoch has its build times halved.
+
+The budget holds when the reference time is within it. That is a statement about the book's work, measured on
+whatever machine is at hand; the wall-clock times are always printed beside it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cpu_contention import epoch_seconds  # noqa: E402
+
+# The reference epoch on the development machine when the budget was set: bench/RESULTS.md, "Sharing the CPU",
+# row "1 thread", idle (commit ee9bf6a, median of 3 runs).
+REFERENCE_SECONDS = 1.51
+N_IMAGES = 10_000  # chapter 1's fast profile
+
+
+def reference_epoch(repeats: int = 1) -> float:
+    """Seconds of the reference epoch on this machine now: the median of ``repeats`` fresh processes."""
+    return statistics.median(epoch_seconds("1 thread", N_IMAGES) for _ in range(repeats))
+
+
+def reference_time(seconds: float, epoch: float) -> float:
+    """``seconds`` measured on a machine whose reference epoch took ``epoch`` s, on the reference machine."""
+    if not epoch > 0:
+        raise ValueError(f"the reference epoch must take a positive time, not {epoch!r} s")
+    return seconds * REFERENCE_SECONDS / epoch
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    runs = [epoch_seconds("1 thread", N_IMAGES) for _ in range(args.repeats)]
+    epoch = statistics.median(runs)
+    print(json.dumps({"reference_epoch_s": round(epoch, 3), "runs_s": [round(r, 3) for r in runs],
+                      "reference_machine_s": REFERENCE_SECONDS, "speed": round(REFERENCE_SECONDS / epoch, 3)}))
+    print(f"this machine runs the book's work at {REFERENCE_SECONDS / epoch:.2f}× the reference machine's speed")
+
+
+if __name__ == "__main__":
+    main()

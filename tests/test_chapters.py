@@ -1,0 +1,64 @@
+"""The chapter manifest (chapters.yml, scripts/chapters.py): the one list of chapters that the build, the seed runs,
+paper scale and the tests read. It must agree with the notebooks folder and the table of contents, and refuse a
+malformed entry by name."""
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+import chapters  # noqa: E402
+
+
+def test_the_manifest_lists_every_notebook_once():
+    assert [c.path for c in chapters.CHAPTERS] == sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def test_the_table_of_contents_has_the_manifests_chapters_in_its_order():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    assert [f for f in files if f.startswith("notebooks/")] == [f"notebooks/{c.stem}" for c in chapters.CHAPTERS]
+
+
+def test_every_chapter_with_claims_has_its_reference_and_seeds():
+    seeds = json.loads((ROOT / "vaebook" / "bundle" / "seeds.json").read_text())
+    for c in chapters.CHAPTERS:
+        assert (ROOT / "tests" / "reference" / f"{c.stem}.ipynb").exists() == c.claims, c.stem
+        assert (c.stem in json.dumps(seeds)) or not c.claims, f"{c.stem} has no seed runs: make seeds CHAPTERS={c.stem}"
+
+
+def test_chapters_that_reuse_models_start_after_the_chapters_that_train_them():
+    order = [c.stem for c in chapters.build_order()]
+    for c in chapters.CHAPTERS:
+        for before in c.after:
+            assert order.index(before) < order.index(c.stem)
+    # the longest critical path first: a chapter another waits for counts that chapter's time too
+    toy = [chapters.Chapter("a", 10, 0, 1, "x"), chapters.Chapter("b", 8, 0, 1, "x"),
+           chapters.Chapter("c", 5, 0, 1, "x", after=("b",))]
+    assert [c.stem for c in chapters.build_order(toy)] == ["b", "a", "c"]
+
+
+@pytest.mark.parametrize("entry, named", [
+    ({"stem": "00_data", "fast_s": 1, "full_dry_s": 1, "paper_runs": 0, "runs_why": "x"}, "'paper_runs'"),
+    ({"stem": "00_data", "fast_s": "slow", "full_dry_s": 1, "paper_runs": 1, "runs_why": "x"}, "'fast_s'"),
+    ({"stem": "00_data", "fast_s": 1, "full_dry_s": 1, "paper_runs": 1, "runs_why": "x", "seeds": 3}, "unknown field(s) seeds"),
+    ({"stem": "00_data", "fast_s": 1, "full_dry_s": 1, "paper_runs": 1, "runs_why": "x", "after": ["01_ood_puzzle"]},
+     "'after' lists chapters above it"),
+    ({"stem": "99_nothing", "fast_s": 1, "full_dry_s": 1, "paper_runs": 1, "runs_why": "x"}, "no notebook notebooks/99_nothing"),
+])
+def test_a_malformed_entry_is_refused_by_name(tmp_path, entry, named):
+    path = tmp_path / "chapters.yml"
+    path.write_text(yaml.safe_dump({"chapters": [entry]}))
+    with pytest.raises(ValueError, match="chapter 1") as e:
+        chapters.load(path)
+    assert named in str(e.value) and str(path) in str(e.value)
+
+
+def test_a_manifest_that_is_not_one_is_refused(tmp_path):
+    path = tmp_path / "chapters.yml"
+    path.write_text("- just a list\n")
+    with pytest.raises(ValueError, match="cannot read the chapter manifest"):
+        chapters.load(path)
