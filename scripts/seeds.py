@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
                                                    "--parallel", str(args.parallel)])
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     old = json.loads(Path(args.write).read_text()) if Path(args.write).exists() else {}
-    chapters = dict(old.get("chapters", {})) if old.get("format") == 2 else {}
+    record = dict(old.get("chapters", {})) if old.get("format") == 2 else {}
     for nb in notebooks:
         values, tables, commits = gather(out, nb.stem, args.runs)
         if len(values) < args.runs:
@@ -74,14 +74,14 @@ def main(argv: list[str] | None = None) -> int:
                   f"run make seeds CHAPTERS={nb.stem} again", file=sys.stderr)
             rc = rc or 1
             continue
-        chapters[nb.stem] = {"fingerprint": before[nb], "profile": "fast",
+        record[nb.stem] = {"fingerprint": before[nb], "profile": "fast",
                              "commit": commits.pop() if len(commits) == 1 and None not in commits else head,
                              "date": datetime.date.today().isoformat(), "values": values, "tables": tables}
         for c in from_notebook(nb):  # the chapter's claims as they stand now (a claims cell can change after a run)
             v = verdict(c, values)
             print(f"{nb.stem}: {v.state:9} {v.held}/{len(v.margins)}  {c.id}: {c.text}")
     with atomic_path(args.write) as tmp:
-        tmp.write_text(json.dumps({"format": 2, "chapters": dict(sorted(chapters.items()))}, indent=1,
+        tmp.write_text(json.dumps({"format": 2, "chapters": dict(sorted(record.items()))}, indent=1,
                                   ensure_ascii=False) + "\n")
     print(f"wrote {args.write}")
     return rc
