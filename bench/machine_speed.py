@@ -16,8 +16,12 @@ build's times can be read against the machine that produced them:
 * **reference time** of a build: its seconds × REFERENCE_SECONDS / (this machine's reference epoch). A machine
   that takes twice as long for the reference epoch has its build times halved.
 
-The budget holds when the reference time is within it. That is a statement about the book's work, measured on
-whatever machine is at hand; the wall-clock times are always printed beside it.
+The scaling is exact only for a CPU like the reference one, where all of the book's work slows alike. On a
+different CPU it is not: on a 2 GHz Zen 1 EPYC (2026-12-06) the reference epoch took 2.1 times as long, the
+chapters 2.2 to 3.8 times (the convolutional ones most), so their reference times overstated the book's time on
+the reference machine by up to half. Read a budget from reference times only where the reference epoch is near
+REFERENCE_SECONDS; elsewhere they say how far the machine is from the reference one, and the wall-clock times
+beside them say what the build took.
 """
 from __future__ import annotations
 

@@ -132,7 +132,7 @@ def write_times(cache, paths: list[Path], out: Path, threads: int, jobs: int, sp
     import nbformat
 
     epoch = sum(speed) / len(speed)
-    chapters = {}
+    per_chapter = {}
     for p in sorted(paths):  # the book's order
         nb = nbformat.read(p, as_version=4)
         try:
@@ -141,20 +141,21 @@ def write_times(cache, paths: list[Path], out: Path, threads: int, jobs: int, sp
             seconds = None
         title = next((c.source.splitlines()[0].lstrip("# ") for c in nb.cells
                       if c.cell_type == "markdown" and c.source.startswith("# ")), p.stem)
-        chapters[p.stem] = {"title": title, "seconds": seconds,
+        per_chapter[p.stem] = {"title": title, "seconds": seconds,
                             "reference_seconds": None if seconds is None else machine_speed.reference_time(seconds, epoch)}
-    total = sum(c["seconds"] or 0 for c in chapters.values())
-    record = {"chapters": chapters, "total_seconds": total, "total_reference_seconds": machine_speed.reference_time(total, epoch),
+    total = sum(c["seconds"] or 0 for c in per_chapter.values())
+    record = {"chapters": per_chapter, "total_seconds": total, "total_reference_seconds": machine_speed.reference_time(total, epoch),
               "reference_epoch_s": speed, "reference_machine_s": machine_speed.REFERENCE_SECONDS,
               "jobs": jobs, "threads": threads, "cpus": runtime.usable_cpus()}
     (out / "book-times.json").write_text(json.dumps(record, indent=1) + "\n")
     shown = lambda value: "—" if value is None else f"{value:.0f} s"
-    rows = [f"| {c['title']} | {shown(c['seconds'])} | {shown(c['reference_seconds'])} |" for c in chapters.values()]
+    rows = [f"| {c['title']} | {shown(c['seconds'])} | {shown(c['reference_seconds'])} |" for c in per_chapter.values()]
     (out / "chapter-times.md").write_text(
-        "| chapter | seconds in this build | on the reference machine |\n| --- | --- | --- |\n" + "\n".join(rows) + "\n\n"
+        "| chapter | seconds in this build | scaled to the reference machine |\n| --- | --- | --- |\n" + "\n".join(rows) + "\n\n"
         f"In all {total / 60:.1f} minutes of notebook time, {jobs} notebooks at a time with {threads} thread(s) each, on "
-        f"{runtime.usable_cpus()} CPU core(s); {record['total_reference_seconds'] / 60:.1f} minutes on the reference machine. "
-        f"This machine took {' and '.join(f'{e:.2f}' for e in speed)} s (before and after) for the reference epoch, one "
+        f"{runtime.usable_cpus()} CPU core(s); {record['total_reference_seconds'] / 60:.1f} minutes scaled to the reference machine. "
+        f"This machine took {' and '.join(f'{e:.2f}' for e in speed)} s for the reference epoch (measured around the "
+        "notebooks), one "
         f"epoch of chapter 1's VAE, which the machine the budget was set on takes in {machine_speed.REFERENCE_SECONDS} s "
         "(`bench/machine_speed.py`).\n")
 
