@@ -77,8 +77,8 @@ def test_the_build_writes_each_chapters_time_and_the_time_scaled_to_the_referenc
 
     paths = []
     for stem in ("01_fake", "13_fake"):
-        nb = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": f"# Title {stem}"},
-                        {"cell_type": "code", "metadata": {}, "source": f"x = '{stem}'", "outputs": [],
+        nb = {"cells": [{"cell_type": "markdown", "id": "a", "metadata": {}, "source": f"# Title {stem}"},
+                        {"cell_type": "code", "id": "b", "metadata": {}, "source": f"x = '{stem}'", "outputs": [],
                          "execution_count": None}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
         (path := tmp_path / f"{stem}.ipynb").write_text(json.dumps(nb))
         paths.append(path)
