@@ -12,12 +12,13 @@ from traitlets.config import Config
 import vaebook as vb
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 sys.path.insert(0, str(ROOT / "scripts"))
+import chapters  # noqa: E402
 import colab_cell  # noqa: E402
 import kernel_replies  # noqa: E402
 
 kernel_replies.install()  # a missed wake-up on the kernel's reply costs a second, not the cell timeout
+NOTEBOOKS = [c.path for c in chapters.CHAPTERS]  # chapters.yml
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -44,7 +45,7 @@ def test_structure(path):
     assert imports[0] == "vaebook", "import vaebook first: its OpenMP settings must be in place before torch loads"
     for name in set(names) - {"profile"}:  # every parameter is checked in the first cell, by the one helper
         assert f'{name} = vb.param("{name}", {name}, ' in checked, f"parameter {name} is not checked with vb.param"
-    if path.stem != "00_data":
+    if chapters.BY_STEM[path.stem].claims:
         assert f'vb.record("{path.stem}"' in src, "a chapter records its key numbers"
         markdown = [c.source for c in nb.cells if c.cell_type == "markdown"]
         assert markdown[1].startswith("## What the paper did, and what this chapter runs\n"), "the scope table comes first"
@@ -56,7 +57,7 @@ def test_structure(path):
             assert "hide-input" in c.metadata.get("tags", []), f"fold this cell with the hide-input tag:\n{c.source[:200]}"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS[1:], ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", [c.path for c in chapters.with_claims()], ids=lambda p: p.stem)
 def test_what_we_found_types_no_result(path):
     """Decimal numbers in "What we found" are pasted from the run (glue); a typed one must be a paper's value
     that stands in the chapter's code (its paper table)."""
@@ -95,7 +96,7 @@ def test_runs_in_smoke_profile_and_a_second_run_trains_nothing(path, tmp_path):
              for o in c.get("outputs", [])}
     pasted = {m for c in executed.cells if c.cell_type == "markdown" for m in re.findall(r"\{glue:text\}`([^`:]+)", c.source)}
     assert pasted <= glued, f"the text pastes numbers that the run did not glue: {sorted(pasted - glued)}"
-    if path.stem == "00_data":
+    if not chapters.BY_STEM[path.stem].claims:
         return
     blob = json.loads((tmp_path / "results" / f"{path.stem}.json").read_text())
     assert blob["meta"]["profile"] == "smoke"
