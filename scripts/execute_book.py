@@ -86,13 +86,15 @@ def main() -> int:
         else:
             todo.append(p)
     print(f"executing {len(todo)} notebook(s), {args.jobs} at a time, {threads} thread(s) each", flush=True)
-    speed = [_reference_epoch()] if todo else []  # how fast this machine is, before and after (bench/machine_speed.py)
+    # How fast this machine is (bench/machine_speed.py): kept with each chapter executed now, and measured again after.
+    executed, speed = bool(todo), [_reference_epoch()] if todo else []
     t0, failed, done = time.monotonic(), [], {p.stem for p in paths} - {p.stem for p in todo}
     with cf.ProcessPoolExecutor(args.jobs) as pool:
         running = {}
         while todo or running:
-            for p in [p for p in todo if after[p.stem] <= done or not running][: args.jobs - len(running)]:
-                todo.remove(p)  # ready (or nothing else runs: a dependency that failed does not block it)
+            # ready: the chapters it waits for have ended (a failed one too: it does not block the others)
+            for p in [p for p in todo if after[p.stem] <= done][: args.jobs - len(running)]:
+                todo.remove(p)
                 running[pool.submit(_execute, str(p), timeout)] = p
             finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
             for f in finished:
@@ -103,7 +105,8 @@ def main() -> int:
                     failed.append(p.stem)
                     print(f"{p.stem}: FAILED after {seconds:.0f} s\n{error}", file=sys.stderr, flush=True)
                     continue
-                cache.cache_notebook_bundle(CacheBundleIn(nb, str(p), data={"execution_seconds": seconds}),
+                cache.cache_notebook_bundle(CacheBundleIn(nb, str(p), data={"execution_seconds": seconds,
+                                                                           "reference_epoch_s": speed[0]}),
                                             check_validity=False, overwrite=True)
                 print(f"{p.stem}: {seconds:.0f} s", flush=True)
     if not failed:
@@ -118,7 +121,7 @@ def main() -> int:
                 print(f"{page}: {seconds:.0f} s", flush=True)
     if not failed:
         stamp.write_text(library_version())
-        if todo or not (ROOT / "_build" / "book-times.json").exists():
+        if executed or not (ROOT / "_build" / "book-times.json").exists():
             speed.append(_reference_epoch())
             write_times(cache, paths, ROOT / "_build", threads, args.jobs, speed)
     print(f"executed in {time.monotonic() - t0:.0f} s" + (f"; FAILED: {', '.join(failed)}" if failed else ""), flush=True)
@@ -126,25 +129,28 @@ def main() -> int:
 
 
 def write_times(cache, paths: list[Path], out: Path, threads: int, jobs: int, speed: list[float]) -> None:
-    """The measured execution time of every chapter in this build: ``book-times.json``, and ``chapter-times.md``, the
-    table the book's intro includes. Each time is also given on the reference machine
-    (``bench/machine_speed.py``), from the reference epoch measured before and after the notebooks ran."""
+    """The measured execution time of every chapter: ``book-times.json``, and ``chapter-times.md``, the table the
+    book's intro includes. Each chapter's seconds are also scaled to the reference machine (``bench/machine_speed.py``)
+    by the reference epoch measured when that chapter was executed (a chapter taken from the cache keeps the speed of
+    the build that executed it); ``speed`` is this build's reference epochs, before and after its notebooks."""
     import nbformat
 
-    epoch = sum(speed) / len(speed)
     per_chapter = {}
     for p in sorted(paths):  # the book's order
         nb = nbformat.read(p, as_version=4)
         try:
-            seconds = (cache.match_cache_notebook(nb).data or {}).get("execution_seconds")
+            data = cache.match_cache_notebook(nb).data or {}
         except KeyError:  # the notebook was edited while the build ran: its time is not this code's
-            seconds = None
+            data = {}
         title = next((c.source.splitlines()[0].lstrip("# ") for c in nb.cells
                       if c.cell_type == "markdown" and c.source.startswith("# ")), p.stem)
-        per_chapter[p.stem] = {"title": title, "seconds": seconds,
-                            "reference_seconds": None if seconds is None else machine_speed.reference_time(seconds, epoch)}
+        seconds, epoch = data.get("execution_seconds"), data.get("reference_epoch_s")
+        per_chapter[p.stem] = {"title": title, "seconds": seconds, "reference_epoch_s": epoch,
+                               "reference_seconds": machine_speed.reference_time(seconds, epoch)
+                               if seconds is not None and epoch else None}
     total = sum(c["seconds"] or 0 for c in per_chapter.values())
-    record = {"chapters": per_chapter, "total_seconds": total, "total_reference_seconds": machine_speed.reference_time(total, epoch),
+    total_reference = sum(c["reference_seconds"] or 0 for c in per_chapter.values())
+    record = {"chapters": per_chapter, "total_seconds": total, "total_reference_seconds": total_reference,
               "reference_epoch_s": speed, "reference_machine_s": machine_speed.REFERENCE_SECONDS,
               "jobs": jobs, "threads": threads, "cpus": runtime.usable_cpus()}
     (out / "book-times.json").write_text(json.dumps(record, indent=1) + "\n")
@@ -153,11 +159,10 @@ def write_times(cache, paths: list[Path], out: Path, threads: int, jobs: int, sp
     (out / "chapter-times.md").write_text(
         "| chapter | seconds in this build | scaled to the reference machine |\n| --- | --- | --- |\n" + "\n".join(rows) + "\n\n"
         f"In all {total / 60:.1f} minutes of notebook time, {jobs} notebooks at a time with {threads} thread(s) each, on "
-        f"{runtime.usable_cpus()} CPU core(s); {record['total_reference_seconds'] / 60:.1f} minutes scaled to the reference machine. "
+        f"{runtime.usable_cpus()} CPU core(s); {total_reference / 60:.1f} minutes scaled to the reference machine. "
         f"This machine took {' and '.join(f'{e:.2f}' for e in speed)} s for the reference epoch (measured around the "
-        "notebooks), one "
-        f"epoch of chapter 1's VAE, which the machine the budget was set on takes in {machine_speed.REFERENCE_SECONDS} s "
-        "(`bench/machine_speed.py`).\n")
+        f"notebooks), one epoch of chapter 1's VAE, which the reference machine takes in "
+        f"{machine_speed.REFERENCE_SECONDS} s (`bench/machine_speed.py`).\n")
 
 
 def _reference_epoch() -> float:

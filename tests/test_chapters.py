@@ -68,12 +68,14 @@ def test_the_build_writes_each_chapters_time_and_the_time_scaled_to_the_referenc
     import execute_book
     import machine_speed
 
+    slow = 2 * machine_speed.REFERENCE_SECONDS  # a machine at half the reference speed
+
     class Cache:  # jupyter-cache's answer for each notebook: its execution seconds, or no record (edited meanwhile)
         def match_cache_notebook(self, nb):
             code = "".join(c.source for c in nb.cells if c.cell_type == "code")
             if "13_fake" in code:
                 raise KeyError("no record")
-            return type("Record", (), {"data": {"execution_seconds": 100.0}})()
+            return type("Record", (), {"data": {"execution_seconds": 100.0, "reference_epoch_s": slow}})()
 
     paths = []
     for stem in ("01_fake", "13_fake"):
@@ -82,10 +84,10 @@ def test_the_build_writes_each_chapters_time_and_the_time_scaled_to_the_referenc
                          "execution_count": None}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
         (path := tmp_path / f"{stem}.ipynb").write_text(json.dumps(nb))
         paths.append(path)
-    slow = 2 * machine_speed.REFERENCE_SECONDS  # a machine at half the reference speed
     execute_book.write_times(Cache(), paths, tmp_path, threads=1, jobs=2, speed=[slow, slow])
     record = json.loads((tmp_path / "book-times.json").read_text())
-    assert record["chapters"]["01_fake"] == {"title": "Title 01_fake", "seconds": 100.0, "reference_seconds": 50.0}
+    assert record["chapters"]["01_fake"] == {"title": "Title 01_fake", "seconds": 100.0, "reference_epoch_s": slow,
+                                             "reference_seconds": 50.0}
     assert record["chapters"]["13_fake"]["seconds"] is None and record["total_reference_seconds"] == 50.0
     table = (tmp_path / "chapter-times.md").read_text()
     assert "| Title 01_fake | 100 s | 50 s |" in table and "| Title 13_fake | — | — |" in table
