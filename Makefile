@@ -33,7 +33,7 @@ $(NODE_STAMP): package.json package-lock.json
 
 # Notebooks are executed two at a time, one thread each, into Jupyter Book's cache; the build then renders.
 book: $(STAMP) $(NODE_STAMP)
-	$(BOOK_ENV) $(BIN)/python scripts/execute_book.py
+	$(BOOK_ENV) $(BIN)/python -m scripts.execute_book
 	$(BOOK_ENV) $(BIN)/jupyter-book build . --builder html --all
 	@echo "book: open _build/html/index.html"
 
@@ -64,31 +64,32 @@ test: $(STAMP)
 # Paper scale: every chapter in the full profile for the paper's number of runs, one job per (chapter, seed) through
 # submitit (local processes; --cluster slurm for a cluster), gathered into _build/full/summary.md (mean ± std).
 full: $(STAMP)
-	$(BIN)/python scripts/run_full.py --out _build/full
+	$(BIN)/python -m scripts.run_full --out _build/full
 
 # The full profile on this CPU with only its counts of repetitions cut (one epoch of 20 minibatches per model;
 # importance samples, sampler and optimiser steps, bootstrap resamples at 2), one seed: every chapter's
 # paper-scale data, nets and metrics, its time and peak memory, and what paper scale costs (README).
 full-dry: $(STAMP)
-	$(BIN)/python scripts/run_full.py --out _build/full-dry --max-epochs 1 --max-batches 20 --max-steps 2 --runs 1 --parallel 2
+	$(BIN)/python -m scripts.run_full --out _build/full-dry --max-epochs 1 --max-batches 20 --max-steps 2 --runs 1 --parallel 2
 
 # The seed runs behind every claim's verdict: each chapter (or CHAPTERS="07_novel_examples ..."), fast profile,
 # seeds 0-2 (seed 0 loads the book's models); writes their values to vaebook/bundle/seeds.json with the code's
 # fingerprint (a test fails when a chapter's code changed since). About 40 minutes for all: not in CI.
 seeds: $(STAMP)
-	$(BIN)/python scripts/seeds.py --runs 3 $(foreach c,$(CHAPTERS),notebooks/$(c).ipynb)
+	$(BIN)/python -m scripts.seeds --runs 3 $(foreach c,$(CHAPTERS),notebooks/$(c).ipynb)
 
 bench: $(STAMP)
-	$(BIN)/python bench/train_throughput.py
-	$(BIN)/python bench/cpu_contention.py
-	$(BIN)/python bench/quadratic_memory.py
-	$(BIN)/python bench/gpu_step.py --steps 10
-	$(BIN)/python bench/bootstrap_speed.py --json bench/results/bootstrap.json
-	$(BIN)/python bench/notebook_code.py --json bench/results/notebook_code.json
+	$(BIN)/python -m bench.train_throughput
+	$(BIN)/python -m bench.cpu_contention
+	$(BIN)/python -m bench.machine_speed
+	$(BIN)/python -m bench.quadratic_memory
+	$(BIN)/python -m bench.gpu_step --steps 10
+	$(BIN)/python -m bench.bootstrap_speed --json bench/results/bootstrap.json
+	$(BIN)/python -m bench.notebook_code --json bench/results/notebook_code.json
 
 # Kernel hangs: every smoke notebook 30 times in a row, counting cells whose reply came late.
 stress: $(STAMP)
-	$(BIN)/python scripts/stress_kernels.py --rounds 30
+	$(BIN)/python -m scripts.stress_kernels --rounds 30
 
 clean:
 	rm -rf _build
@@ -101,6 +102,6 @@ PAPER_BUDGET ?= 420
 PAPER_OUT ?= _build/paper_scale.json
 .PHONY: paper-gpu
 paper-gpu:
-	VAEBOOK_PROGRESS=0 PYTHONUNBUFFERED=1 python3 bench/gpu_step.py --stacked --steps 20 --repeats 2 --device cuda
+	VAEBOOK_PROGRESS=0 PYTHONUNBUFFERED=1 python3 -m bench.gpu_step --stacked --steps 20 --repeats 2 --device cuda
 	VAEBOOK_PROGRESS=0 PYTHONUNBUFFERED=1 python3 -m vaebook.paper_scale --budget-s $(PAPER_BUDGET) --out $(PAPER_OUT) \
 	  --device cuda --graphs

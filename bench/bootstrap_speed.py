@@ -1,6 +1,6 @@
 """The bootstrap intervals of chapter 8: all resamples scored at once against one metric call per resample.
 
-    python bench/bootstrap_speed.py [--json bench/results/bootstrap.json]
+    python -m bench.bootstrap_speed [--json bench/results/bootstrap.json]
 
 Chapter 8 computes a 95 % interval of the AUROC, the AUPR and the FPR at 95 % TPR for every detector and OOD set
 (240 pairs of 2,000 inlier and 2,000 outlier scores, 50 resamples each in the fast profile).

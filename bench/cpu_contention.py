@@ -1,6 +1,6 @@
 """One epoch of chapter 1's VAE on an idle CPU and on a CPU shared with busy processes.
 
-    python bench/cpu_contention.py [--busy 2] [--repeats 3] [--n 10000]
+    python -m bench.cpu_contention [--busy 2] [--repeats 3] [--n 10000]
 
 Each measurement runs in a fresh Python process, because the OpenMP runtime reads its settings
 once, when torch is imported. Settings (rows) times load (columns):

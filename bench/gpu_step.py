@@ -1,6 +1,6 @@
 """Milliseconds per training step of the full profile's models, and what a step waits for.
 
-    python bench/gpu_step.py [--steps 40] [--repeats 3] [--out step.json] [--device cuda]
+    python -m bench.gpu_step [--steps 40] [--repeats 3] [--out step.json] [--device cuda]
 
 Why: on an H100 (2026-11-22, commit a068d11, the dry runs in the README) the book's full-profile training steps
 ran only 0.5-2.3x as fast as on the 2-core development CPU, where a GPU should be one to two orders of magnitude
@@ -24,7 +24,7 @@ and, on CUDA, the host-device synchronisations of one ``fit`` step (``torch.cuda
 SM clock before and after. Times: wall clock over ``--steps`` steps after as many warm-up steps, the device
 synchronised at both ends; the median of ``--repeats``. Prints a table; ``--out`` also writes it as JSON.
 
-    python bench/gpu_step.py --stacked [--runs 5] [--steps 40] [--repeats 3] [--device cuda]
+    python -m bench.gpu_step --stacked [--runs 5] [--steps 40] [--repeats 3] [--device cuda]
 
 ``--stacked`` times instead the paper-scale run's path (:mod:`vaebook.paper_scale`): ``--runs`` models of one kind
 trained one by one with :func:`vaebook.fit` (``plain``: the milliseconds of one model's step, times the runs) against

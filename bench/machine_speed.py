@@ -1,6 +1,6 @@
 """How fast this machine is, in the unit the book's time budget is stated in.
 
-    python bench/machine_speed.py [--repeats 3]
+    python -m bench.machine_speed [--repeats 3]
 
 The fast book's budget (notebooks in 10 minutes on 2 cores, no chapter over 3) was set on the development
 machine. The same code on machines of the same name has since taken from 579 s to over three times as long
@@ -27,11 +27,8 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cpu_contention import epoch_seconds  # noqa: E402
+from bench.cpu_contention import epoch_seconds  # noqa: E402
 
 # The reference epoch on the development machine when the budget was set. bench/train_throughput.py measured vb.fit
 # (fused Adam, one thread) there at 8,738 images/s (commit 2661035, bench/RESULTS.md): 1.144 s per epoch of 10,000

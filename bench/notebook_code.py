@@ -1,6 +1,6 @@
 """How much of the chapters' code is the experiment: the same rule for every chapter, at any commit.
 
-    python bench/notebook_code.py [--rev REV] [--json FILE]
+    python -m bench.notebook_code [--rev REV] [--json FILE]
 
 Each code line of each chapter (blank lines and comments left out, the Colab cell left out) falls in one class:
 

@@ -14,12 +14,10 @@ import argparse
 import hashlib
 import json
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import vaebook.data as data  # noqa: E402
 from vaebook.files import atomic_path  # noqa: E402
 

@@ -1,6 +1,6 @@
 """The book's chapters, read from ``chapters.yml``: the one place that says what each chapter is to the build.
 
-    from chapters import CHAPTERS, build_order, full_order
+    from scripts.chapters import CHAPTERS, build_order, full_order
 
 :data:`CHAPTERS` lists every chapter in the book's order, each a :class:`Chapter`. The build
 (``scripts/execute_book.py``), the seed runs (``scripts/seeds.py``), paper scale (``scripts/run_full.py``), the

@@ -7,8 +7,8 @@ is a release tag, ``v`` + the package's version (``tests/test_colab.py`` checks)
 the pages workflow (``.github/workflows/pages.yml``) publishes the book built from that tag. To release:
 set the tag in ``_config.yml`` (and the version in ``pyproject.toml``), rewrite the cells, commit, push the tag.
 
-    python scripts/colab_cell.py          # rewrite the cell in notebooks/*.ipynb
-    python scripts/colab_cell.py --check  # exit 1 if a notebook's cell is out of date
+    python -m scripts.colab_cell          # rewrite the cell in notebooks/*.ipynb
+    python -m scripts.colab_cell --check  # exit 1 if a notebook's cell is out of date
 """
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def main(check: bool) -> int:
         if not check:
             nbformat.write(nb, path)
     if check and stale:
-        print("Colab cell out of date in:", ", ".join(stale), "- run python scripts/colab_cell.py")
+        print("Colab cell out of date in:", ", ".join(stale), "- run python -m scripts.colab_cell")
         return 1
     return 0
 

@@ -1,7 +1,7 @@
 """Two builds of the book, the same code on different arithmetic: which numbers moved, by how much, and do the
 verdicts agree?
 
-    python scripts/compare_builds.py _build/results _build/aten-default/results [--out bench/rounding.md]
+    python -m scripts.compare_builds _build/results _build/aten-default/results [--out bench/rounding.md]
 
 Every recorded value of every chapter is compared; the claims of each chapter are checked in both builds against
 their verdicts over seeds (:func:`vaebook.claims.contradiction`). Used once per change of the verdict rule or of

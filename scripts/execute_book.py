@@ -1,6 +1,6 @@
 """Execute the book's notebooks, several at a time, into Jupyter Book's execution cache.
 
-    python scripts/execute_book.py [--jobs N] [--threads T]
+    python -m scripts.execute_book [--jobs N] [--threads T]
 
 ``jupyter-book build`` executes notebooks one at a time (``execute_notebooks: cache``). This script fills the
 same jupyter-cache (``_build/.jupyter_cache``) first: each notebook whose code changed since its last cached
@@ -31,11 +31,8 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
-sys.path.insert(0, str(ROOT / "bench"))
-import chapters  # noqa: E402
-import machine_speed  # noqa: E402
+from scripts import chapters  # noqa: E402
+from bench import machine_speed  # noqa: E402
 from vaebook import runtime  # noqa: E402
 
 # Pages built from the chapters' recorded results: run after the chapters, never taken from the cache.
@@ -44,7 +41,7 @@ SUMMARIES = ("book/scorecard.ipynb",)
 
 def _execute(path: str, timeout: int):
     """Run one notebook in its folder (in a worker process); returns the executed notebook and the result."""
-    import kernel_replies
+    from scripts import kernel_replies
     import nbformat
     from jupyter_cache.executors.utils import single_nb_execution
 

@@ -1,6 +1,6 @@
 """Write the stored reference executions that nbval checks re-runs against (``tests/reference/``).
 
-    python scripts/nbval_reference.py [--profile smoke] [chapter stems ...]
+    python -m scripts.nbval_reference [--profile smoke] [chapter stems ...]
 
 Papermill checks that a chapter *runs*; nbval checks that a re-run *reproduces* a stored execution. For each
 chapter this script runs the notebook in the given profile (smoke: on any CPU, in ``make test``; full: on a
@@ -21,8 +21,7 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-import chapters  # noqa: E402
+from scripts import chapters  # noqa: E402
 
 REFERENCE = ROOT / "tests" / "reference"
 # nbval checks a cell whose comment line is exactly this marker (text after it on the line disables the check).
@@ -44,7 +43,7 @@ def reference(chapter: nbformat.NotebookNode, executed: nbformat.NotebookNode) -
 
 
 def main() -> int:
-    import kernel_replies
+    from scripts import kernel_replies
     import papermill as pm
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

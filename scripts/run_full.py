@@ -1,10 +1,10 @@
 """Paper scale: every chapter in the full profile, one job per (chapter, seed), then one gather step.
 
-    python scripts/run_full.py                       # every chapter, the paper's number of runs, local processes
-    python scripts/run_full.py --max-epochs 1 --max-batches 20 --max-steps 2   # the dry run (make full-dry)
-    python scripts/run_full.py --cluster slurm --partition gpu --gpus-per-job 1 --time-min 240 --parallel 8
-    python scripts/run_full.py --gather-only --out _build/full
-    python scripts/run_full.py notebooks/04_negative_sampling.ipynb --seeds 3   # re-run one failed job, gather all
+    python -m scripts.run_full                       # every chapter, the paper's number of runs, local processes
+    python -m scripts.run_full --max-epochs 1 --max-batches 20 --max-steps 2   # the dry run (make full-dry)
+    python -m scripts.run_full --cluster slurm --partition gpu --gpus-per-job 1 --time-min 240 --parallel 8
+    python -m scripts.run_full --gather-only --out _build/full
+    python -m scripts.run_full notebooks/04_negative_sampling.ipynb --seeds 3   # re-run one failed job, gather all
 
 Each job executes one notebook with papermill (``profile``, ``seed`` and any ``-p name value`` as parameters, each
 where the notebook has it: vaebook refuses a parameter a chapter does not define, and so does ``-p`` one no chapter has)
@@ -37,12 +37,10 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
 
 from vaebook.files import atomic_path  # noqa: E402
 
-import chapters  # noqa: E402
+from scripts import chapters  # noqa: E402
 
 # How many runs each paper averages over, and why: chapters.yml (paper_runs). A notebook that is not a chapter of the
 # manifest (a test's) runs 3 seeds. Jobs start longest first, by the full-profile dry run's seconds (chapters.yml,
@@ -113,7 +111,7 @@ def _own_environment():
 def _run(job: Job, folder: Path, env: dict[str, str]) -> dict:
     import papermill as pm
 
-    import kernel_replies
+    from scripts import kernel_replies
     from vaebook import runtime
 
     os.environ.update(env)
@@ -181,8 +179,8 @@ def submit(jobs: list[Job], *, out: Path, cluster: str, parallel: int, slurm: di
 
 
 def _submit(submitit, jobs: list[Job], *, out: Path, cluster: str, parallel: int, slurm: dict) -> None:
-    # The workers unpickle run_job by its module name: let them import this folder's modules.
-    os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT / "scripts"), str(ROOT), os.environ.get("PYTHONPATH", "")])
+    # The workers unpickle run_job by its module name (scripts.run_full): let them import the repository's packages.
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
     executor = submitit.AutoExecutor(folder=out / "submitit" / "%j", cluster=cluster)
     executor.update_parameters(timeout_min=slurm["time_min"], name="vaebook")
     if executor.cluster != "local":  # Slurm: one array, `parallel` of it running; debug: each job in this process

@@ -1,6 +1,6 @@
 """The seed runs behind every verdict: each chapter in the fast profile with several seeds, values committed.
 
-    python scripts/seeds.py [--runs 3] [--out _build/seeds] [notebooks ...]      (make seeds [CHAPTERS=...])
+    python -m scripts.seeds [--runs 3] [--out _build/seeds] [notebooks ...]      (make seeds [CHAPTERS=...])
 
 Runs the chapters through ``scripts/run_full.py`` (one job per chapter and seed, profile ``fast``), then writes
 each chapter's recorded values and reproduction-table numbers, one set per seed, to ``vaebook/bundle/seeds.json``
@@ -19,9 +19,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-import chapters  # noqa: E402
-import run_full  # noqa: E402
+from scripts import chapters  # noqa: E402
+from scripts import run_full  # noqa: E402
 
 from vaebook.claims import SEEDS_FILE, fingerprint, from_notebook, verdict  # noqa: E402
 from vaebook.files import atomic_path  # noqa: E402

@@ -1,6 +1,6 @@
 """Execute the smoke notebooks many times in a row and count cells whose reply came late (kernel hangs).
 
-    python scripts/stress_kernels.py [--rounds 30] [--jobs 2] [--out _build/stress.json]
+    python -m scripts.stress_kernels [--rounds 30] [--jobs 2] [--out _build/stress.json]
 
 Each round executes every notebook in the smoke profile with papermill, as the tests do (a fresh model
 cache, kernels over Unix sockets, ``--jobs`` notebooks at a time). For every cell it compares the time
@@ -25,10 +25,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
-import chapters  # noqa: E402
-import kernel_replies  # noqa: E402
+from scripts import chapters  # noqa: E402
+from scripts import kernel_replies  # noqa: E402
 from vaebook import runtime  # noqa: E402
 from vaebook.files import atomic_path  # noqa: E402
 

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-import train_throughput as bench  # noqa: E402
+from bench import train_throughput as bench  # noqa: E402
 
 
 def test_bare_and_vaebook_loops_give_the_same_model():
@@ -35,7 +34,7 @@ def test_the_quadratic_memory_benchmark_runs_and_reports_both_metrics():
 
 
 def test_the_gpu_step_benchmark_builds_every_model_and_restores_the_settings():
-    import gpu_step
+    from bench import gpu_step
 
     before = (torch.distributions.Distribution._validate_args, torch.backends.cudnn.benchmark)
     with gpu_step.variant("no-validate"):
@@ -53,7 +52,7 @@ def test_the_gpu_step_benchmark_builds_every_model_and_restores_the_settings():
 
 
 def test_the_notebook_code_measure_puts_each_line_in_one_class():
-    import notebook_code
+    from bench import notebook_code
 
     def cell(source, tags=()):
         return {"cell_type": "code", "metadata": {"tags": list(tags)}, "source": source}

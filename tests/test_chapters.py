@@ -2,15 +2,13 @@
 paper scale and the tests read. It must agree with the notebooks folder and the table of contents, and refuse a
 malformed entry by name."""
 import json
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-import chapters  # noqa: E402
+from scripts import chapters  # noqa: E402
 
 
 def test_the_manifest_lists_every_notebook_once():
@@ -65,8 +63,8 @@ def test_a_manifest_that_is_not_one_is_refused(tmp_path):
 
 
 def test_the_build_writes_each_chapters_time_and_the_time_scaled_to_the_reference_machine(tmp_path):
-    import execute_book
-    import machine_speed
+    from scripts import execute_book
+    from bench import machine_speed
 
     slow = 2 * machine_speed.REFERENCE_SECONDS  # a machine at half the reference speed
 

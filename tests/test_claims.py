@@ -10,15 +10,13 @@ checked in ``tests/test_verdicts.py``.
 import json
 import os
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
 from vaebook import claims as vc
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-import chapters  # noqa: E402
+from scripts import chapters  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 # The build to check: the book's own (_build), or another one made, say, with ATEN_CPU_CAPABILITY=default.

@@ -6,7 +6,6 @@ own packages alone; the chapter must then run on Colab's versions, ipywidgets 7 
 index. Slow (a virtual environment with torch): marked ``notebooks``, so it runs in ``make test``.
 """
 import json
-import os
 import subprocess
 import sys
 import tomllib
@@ -16,8 +15,7 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-import colab_cell  # noqa: E402
+from scripts import colab_cell  # noqa: E402
 
 # What a Colab runtime has before the set-up cell runs (the versions are named here, not taken from our pins,
 # except torch: the one wheel this machine can install without a GPU index).
@@ -32,7 +30,7 @@ def test_the_set_up_cell_installs_the_release_the_buttons_open():
     url, ref = colab_cell.repository()
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     assert ref == f"v{version}", f"_config.yml's repository.branch is {ref!r}, not the release tag v{version}: " \
-                                 "set it, run python scripts/colab_cell.py, commit and push the tag"
+                                 "set it, run python -m scripts.colab_cell, commit and push the tag"
     assert f"vaebook @ git+{url}@{ref}" in colab_cell.cell_source()
 
 

@@ -15,8 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "tests" / "reference"
-sys.path.insert(0, str(ROOT / "scripts"))
-import chapters  # noqa: E402
+from scripts import chapters  # noqa: E402
 
 CHAPTERS = [c.path for c in chapters.with_claims()]  # chapters.yml
 CHECK = "# NBVAL_CHECK_OUTPUT\n"  # the marker line, alone: "# NBVAL_CHECK_OUTPUT: ..." is silently not checked
@@ -29,12 +28,12 @@ def _code(nb):
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
 def test_every_chapter_has_a_current_reference_with_numbers_to_compare(chapter):
     ref_path = REFERENCE / chapter.name
-    assert ref_path.exists(), f"no reference for {chapter.stem}: run python scripts/nbval_reference.py {chapter.stem}"
+    assert ref_path.exists(), f"no reference for {chapter.stem}: run python -m scripts.nbval_reference {chapter.stem}"
     ref = nbformat.read(ref_path, as_version=4)
     ref_code = [c.source for c in ref.cells if "injected-parameters" not in c.metadata.get("tags", [])
                 and not c.source.startswith(CHECK)]
     assert ref_code == _code(nbformat.read(chapter, as_version=4)), (
-        f"the reference of {chapter.stem} runs other code than the chapter: run python scripts/nbval_reference.py "
+        f"the reference of {chapter.stem} runs other code than the chapter: run python -m scripts.nbval_reference "
         f"{chapter.stem} and commit tests/reference/{chapter.name}")
     checked = [c for c in ref.cells if c.source.startswith(CHECK)]
     assert len(checked) == 1, "one checked cell per reference"

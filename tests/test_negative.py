@@ -1,5 +1,4 @@
 """Negative sampling: the negative KL term, the sources of negatives, and the adversarial scheme's gradients."""
-import math
 
 import pytest
 import torch

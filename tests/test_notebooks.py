@@ -1,7 +1,6 @@
 """Every notebook runs top to bottom in the smoke profile, and has the cells every chapter needs."""
 import json
 import re
-import sys
 import tempfile
 from pathlib import Path
 
@@ -12,10 +11,9 @@ from traitlets.config import Config
 import vaebook as vb
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-import chapters  # noqa: E402
-import colab_cell  # noqa: E402
-import kernel_replies  # noqa: E402
+from scripts import chapters  # noqa: E402
+from scripts import colab_cell  # noqa: E402
+from scripts import kernel_replies  # noqa: E402
 
 kernel_replies.install()  # a missed wake-up on the kernel's reply costs a second, not the cell timeout
 NOTEBOOKS = [c.path for c in chapters.CHAPTERS]  # chapters.yml
@@ -25,7 +23,7 @@ NOTEBOOKS = [c.path for c in chapters.CHAPTERS]  # chapters.yml
 def test_structure(path):
     nb = nbformat.read(path, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
-    assert code[0].source == colab_cell.cell_source(), "run python scripts/colab_cell.py"
+    assert code[0].source == colab_cell.cell_source(), "run python -m scripts.colab_cell"
     params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
     assert len(params) == 1 and "profile = None" in params[0].source
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), "strip outputs before committing"

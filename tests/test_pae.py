@@ -2,7 +2,6 @@
 import math
 from functools import partial
 
-import pytest
 import torch
 from torch import nn
 from torch.distributions import MultivariateNormal

@@ -1,6 +1,6 @@
 """The density-ratio trick and the synthetic Gaussians of Rosca et al. App. D."""
 import torch
-from torch.distributions import Independent, Normal, kl_divergence
+from torch.distributions import Normal, kl_divergence
 
 import vaebook as vb
 from vaebook.ratio import AffineGaussian, random_gaussian, ratio_kl, ratio_minimise

@@ -7,7 +7,6 @@ files, every outlier set) runs with training capped at one epoch and tiny sizes.
 import json
 import math
 import os
-import sys
 from pathlib import Path
 
 import nbformat
@@ -15,8 +14,7 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-import run_full  # noqa: E402
+from scripts import run_full  # noqa: E402
 
 pytestmark = pytest.mark.notebooks
 
@@ -196,7 +194,7 @@ def test_a_smoke_sized_full_profile_run(chapter, tmp_path, monkeypatch):
 
 
 def test_seeds_gathers_the_seeds_that_ran_and_only_those_asked_for(tmp_path, monkeypatch):
-    import seeds
+    from scripts import seeds
 
     import vaebook as vb
 

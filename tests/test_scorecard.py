@@ -1,6 +1,5 @@
 """The scorecard collects every recorded chapter's table, whatever the chapters are."""
 import json
-from pathlib import Path
 
 import pytest
 

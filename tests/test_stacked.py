@@ -101,14 +101,21 @@ def test_in_float32_batched_training_gives_the_losses_weights_and_scores_of_trai
     plain, plain_losses = one_by_one(build, source, prior, x, config)
     models, history = bt.train_batched(build, bt.recipe_for(source, prior), x, config, SEEDS)
     assert history.steps == EPOCHS * 3 and history.settings["noise"] == "exact"
-    adversarial = "adversarial" in case
+    # Adam moves a parameter by up to lr per step whatever its gradient's size, so where a gradient is near zero the
+    # rounding of float32 sums decides the direction. The convolutions' sums are done in another order when batched
+    # (and differ between CPUs: on a 2 GHz Zen 1 EPYC, 0.8 % of the Gaussian conv model's weights differed by more
+    # than 1e-4 after 6 steps, at most 3.7e-3, and its scores by 5.7e-4, where the development machine met 1e-4):
+    # for these models the weights are held to Adam's bound over the steps, lr · steps, and the scores to 1e-3. The
+    # float64 test above shows the two paths are the same computation.
+    loose = "adversarial" in case or "conv" in case
+    steps = EPOCHS * 3
     torch.testing.assert_close(torch.tensor(history.loss), torch.tensor(plain_losses), rtol=1e-4, atol=0)
     for a, b, s in zip(plain, models, SEEDS):
         for (name, p), (_, q) in zip([*a.named_parameters(), *a.named_buffers()], [*b.named_parameters(), *b.named_buffers()]):
-            torch.testing.assert_close(q, p, rtol=0, atol=5e-3 if adversarial else 1e-4, msg=f"{case}: {name}")
+            torch.testing.assert_close(q, p, rtol=0, atol=1e-3 * steps if loose else 1e-4, msg=f"{case}: {name}")
         expected = scores(a, x_test, s)
         for name, v in scores(b, x_test, s).items():
-            torch.testing.assert_close(v, expected[name], rtol=1e-3 if adversarial else 1e-4, atol=0, msg=f"{case}: {name}")
+            torch.testing.assert_close(v, expected[name], rtol=1e-3 if loose else 1e-4, atol=0, msg=f"{case}: {name}")
     assert plain_losses[0] != plain_losses[1]  # two seeds, two different models: nothing was shared by mistake
 
 
@@ -149,11 +156,7 @@ def test_a_deadline_stops_training_between_epochs():
 
 
 def test_the_step_benchmark_times_plain_against_batched_for_every_paper_scale_kind():
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-    import gpu_step
+    from bench import gpu_step
 
     cpu = torch.device("cpu")
     kinds = gpu_step.stacked_models(cpu)

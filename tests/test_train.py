@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 import vaebook as vb
-from vaebook import cache, train
+from vaebook import cache
 
 
 def test_fit_reduces_the_loss():

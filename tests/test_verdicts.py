@@ -3,7 +3,6 @@
 These run without a book build: the claims are read from each chapter's claims cell
 (:func:`vaebook.claims.from_notebook`), the verdicts from the committed seed runs (``vaebook/bundle/seeds.json``).
 """
-import ast
 import json
 import re
 import sys
