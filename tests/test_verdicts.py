@@ -5,7 +5,6 @@ These run without a book build: the claims are read from each chapter's claims c
 """
 import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,8 +13,7 @@ import vaebook as vb
 from vaebook import claims as vc
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-import chapters  # noqa: E402
+from scripts import chapters  # noqa: E402
 
 CHAPTERS = [c.path for c in chapters.with_claims()]  # chapters.yml
 
