@@ -72,8 +72,20 @@ def load(path: Path = MANIFEST) -> list[Chapter]:
     return chapters
 
 
+def budget(path: Path = MANIFEST) -> dict[str, float]:
+    """The fast book's budget: ``book_s`` for all notebooks, ``chapter_s`` for each, on the reference machine."""
+    try:
+        value = yaml.safe_load(path.read_text())["budget"]
+        if not all(isinstance(value[k], (int, float)) and value[k] > 0 for k in ("book_s", "chapter_s")):
+            raise ValueError
+        return {"book_s": float(value["book_s"]), "chapter_s": float(value["chapter_s"])}
+    except (OSError, yaml.YAMLError, TypeError, KeyError, ValueError) as e:
+        raise ValueError(f"{path}: 'budget' must give book_s and chapter_s, positive seconds ({e!r})") from e
+
+
 CHAPTERS = load()
 BY_STEM = {c.stem: c for c in CHAPTERS}
+BUDGET = budget()
 
 
 def with_claims() -> list[Chapter]:

@@ -147,7 +147,9 @@ def write_times(cache, paths: list[Path], out: Path, threads: int, jobs: int, sp
                                if seconds is not None and epoch else None}
     total = sum(c["seconds"] or 0 for c in per_chapter.values())
     total_reference = sum(c["reference_seconds"] or 0 for c in per_chapter.values())
+    over = [stem for stem, c in per_chapter.items() if (c["reference_seconds"] or 0) > chapters.BUDGET["chapter_s"]]
     record = {"chapters": per_chapter, "total_seconds": total, "total_reference_seconds": total_reference,
+              "budget": chapters.BUDGET, "over_budget": over + (["book"] if total_reference > chapters.BUDGET["book_s"] else []),
               "reference_epoch_s": speed, "reference_machine_s": machine_speed.REFERENCE_SECONDS,
               "jobs": jobs, "threads": threads, "cpus": runtime.usable_cpus()}
     (out / "book-times.json").write_text(json.dumps(record, indent=1) + "\n")
@@ -159,7 +161,10 @@ def write_times(cache, paths: list[Path], out: Path, threads: int, jobs: int, sp
         f"{runtime.usable_cpus()} CPU core(s); {total_reference / 60:.1f} minutes scaled to the reference machine. "
         f"This machine took {' and '.join(f'{e:.2f}' for e in speed)} s for the reference epoch (measured around the "
         f"notebooks), one epoch of chapter 1's VAE, which the reference machine takes in "
-        f"{machine_speed.REFERENCE_SECONDS} s (`bench/machine_speed.py`).\n")
+        f"{machine_speed.REFERENCE_SECONDS} s (`bench/machine_speed.py`). The budget (`chapters.yml`): "
+        f"{chapters.BUDGET['book_s'] / 60:.0f} minutes in all and {chapters.BUDGET['chapter_s'] / 60:.0f} per chapter on "
+        "the reference machine; " + (f"over it: {', '.join(record['over_budget'])}.\n" if record["over_budget"]
+                                     else "this build is within it.\n"))
 
 
 def _reference_epoch() -> float:

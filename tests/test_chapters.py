@@ -91,3 +91,7 @@ def test_the_build_writes_each_chapters_time_and_the_time_scaled_to_the_referenc
     assert "| Title 01_fake | 100 s | 50 s |" in table and "| Title 13_fake | — | — |" in table
     with pytest.raises(ValueError, match="positive time"):
         machine_speed.reference_time(10.0, 0.0)
+
+
+def test_the_budget_is_the_briefs_ten_minutes_and_three_per_chapter():
+    assert chapters.BUDGET == {"book_s": 600.0, "chapter_s": 180.0}
