@@ -21,7 +21,7 @@ MANIFEST = ROOT / "chapters.yml"
 @dataclass(frozen=True)
 class Chapter:
     stem: str              # notebooks/<stem>.ipynb
-    fast_s: float          # seconds in the fast build, on the reference machine
+    fast_s: float          # seconds in the fast build (chapters.yml says which build)
     full_dry_s: float      # seconds in the full profile's dry run
     paper_runs: int        # runs at paper scale
     runs_why: str          # why that many
@@ -33,11 +33,20 @@ class Chapter:
         return ROOT / "notebooks" / f"{self.stem}.ipynb"
 
 
-def load(path: Path = MANIFEST) -> list[Chapter]:
+def _read(path: Path) -> dict:
+    try:
+        manifest = yaml.safe_load(path.read_text())
+        manifest["chapters"]
+        return manifest
+    except (OSError, yaml.YAMLError, TypeError, KeyError) as e:
+        raise ValueError(f"{path}: cannot read the chapter manifest, a YAML mapping with a list 'chapters' ({e})") from e
+
+
+def load(path: Path = MANIFEST, manifest: dict | None = None) -> list[Chapter]:
     """The chapters of the manifest at ``path``, checked: known fields of the right types, unique stems, an existing
     notebook for each, and ``after`` naming earlier chapters only."""
     try:
-        entries = yaml.safe_load(path.read_text())["chapters"]
+        entries = (manifest or _read(path))["chapters"]
     except (OSError, yaml.YAMLError, TypeError, KeyError) as e:
         raise ValueError(f"{path}: cannot read the chapter manifest, a YAML mapping with a list 'chapters' ({e})") from e
     types = {f.name: f.type for f in fields(Chapter)}
@@ -72,10 +81,10 @@ def load(path: Path = MANIFEST) -> list[Chapter]:
     return chapters
 
 
-def budget(path: Path = MANIFEST) -> dict[str, float]:
+def budget(path: Path = MANIFEST, manifest: dict | None = None) -> dict[str, float]:
     """The fast book's budget: ``book_s`` for all notebooks, ``chapter_s`` for each, on the reference machine."""
     try:
-        value = yaml.safe_load(path.read_text())["budget"]
+        value = (manifest or _read(path))["budget"]
         if not all(isinstance(value[k], (int, float)) and value[k] > 0 for k in ("book_s", "chapter_s")):
             raise ValueError
         return {"book_s": float(value["book_s"]), "chapter_s": float(value["chapter_s"])}
@@ -83,9 +92,10 @@ def budget(path: Path = MANIFEST) -> dict[str, float]:
         raise ValueError(f"{path}: 'budget' must give book_s and chapter_s, positive seconds ({e!r})") from e
 
 
-CHAPTERS = load()
+_MANIFEST = _read(MANIFEST)  # read once: the chapters and the budget come from the same text
+CHAPTERS = load(MANIFEST, _MANIFEST)
 BY_STEM = {c.stem: c for c in CHAPTERS}
-BUDGET = budget()
+BUDGET = budget(MANIFEST, _MANIFEST)
 
 
 def with_claims() -> list[Chapter]:

@@ -89,6 +89,10 @@ def test_the_build_writes_each_chapters_time_and_the_time_scaled_to_the_referenc
     assert record["chapters"]["13_fake"]["seconds"] is None and record["total_reference_seconds"] == 50.0
     table = (tmp_path / "chapter-times.md").read_text()
     assert "| Title 01_fake | 100 s | 50 s |" in table and "| Title 13_fake | — | — |" in table
+    # the book's budget is on the build's wall-clock time (lanes at once), not on the sum of the chapters' times
+    assert "the whole book" not in record["over_budget"]
+    execute_book.write_times(Cache(), paths, tmp_path, threads=1, jobs=2, speed=[slow], wall=1300.0)
+    assert json.loads((tmp_path / "book-times.json").read_text())["over_budget"] == ["the whole book"]  # 650 s scaled
     with pytest.raises(ValueError, match="positive time"):
         machine_speed.reference_time(10.0, 0.0)
 
