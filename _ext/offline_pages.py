@@ -4,12 +4,6 @@
 - **MathJax** is served with the book. ``make setup`` installs the npm package ``mathjax`` (``package.json``) into
   ``node_modules``; this extension copies the files MathJax loads into ``_build/html/_static/mathjax``, where
   ``mathjax_path`` (``_config.yml``) points. A build without them stops at once instead of publishing raw TeX.
-- **No script is included twice.** Sphinx 7 puts an inline script that an extension adds after the builder
-  started (``app.add_js_file(None, body=...)``) on every page twice, once with the filename ``None`` and once
-  with ``''``; sphinx-thebe's ``const THEBE_JS_URL`` then throws "Identifier 'THEBE_JS_URL' has already been
-  declared" on every page. Fixed upstream by sphinx-doc/sphinx#13402 (a pull request merged in 2025, in Sphinx
-  8), which Jupyter Book 1 (sphinx~=7.0) does not get; :func:`drop_duplicate_scripts` is the work-around, the
-  only one in the book: drop it with Sphinx 8.
 - **Search shows a summary offline.** Sphinx's search page fetches each hit's page to quote it, and a browser
   refuses ``fetch`` of a ``file://`` page. Each page's text is written into ``_static/search-texts.js``, which
   the search page reads instead when it is opened from disk (``_static/offline-search.js``); over http (GitHub
@@ -59,20 +53,6 @@ def copy_mathjax(app: Sphinx, exception: Exception | None) -> None:
     shutil.copy2(source.parent / "LICENSE", target / "LICENSE")
     for part in MATHJAX_PARTS:
         shutil.copytree(source / part, target / part, dirs_exist_ok=True)
-
-
-def drop_duplicate_scripts(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
-    """Work-around for sphinx-doc/sphinx#13402: the same inline script with filename None and ''."""
-    scripts = context.get("script_files")
-    if not scripts:
-        return
-    seen, unique = set(), []
-    for js in scripts:
-        key = (js.filename or "", js.priority, tuple(sorted(js.attributes.items())))
-        if key not in seen:
-            seen.add(key)
-            unique.append(js)
-    scripts[:] = unique  # the builder's own list: Sphinx restores it after each page
 
 
 _BLOCKS = (nodes.paragraph, nodes.title, nodes.literal_block, nodes.math_block, nodes.caption, nodes.entry,
@@ -127,7 +107,6 @@ def setup(app: Sphinx) -> dict:
     app.connect("config-inited", add_static)
     app.connect("builder-inited", check_mathjax)
     app.connect("builder-inited", start_search_texts)
-    app.connect("html-page-context", drop_duplicate_scripts, priority=900)  # after every extension added its own
     app.connect("html-page-context", collect_search_text)
     app.connect("build-finished", copy_mathjax)
     app.connect("build-finished", write_search_texts)

@@ -8,7 +8,7 @@ root (the Makefile calls them). The library the chapters use is :mod:`vaebook`; 
 * :mod:`scripts.seeds`: the seed runs behind every verdict (``make seeds``);
 * :mod:`scripts.nbval_reference`: the stored executions that ``make nbval`` compares against;
 * :mod:`scripts.stress_kernels`: kernel stalls, every smoke notebook many times (``make stress``);
-* :mod:`scripts.kernel_replies`: the work-around for jupyter_client's missed reply wake-ups;
+* :mod:`scripts.workarounds`: every work-around for an upstream bug, each with its issue and checked versions;
 * :mod:`scripts.colab_cell`, :mod:`scripts.build_bundle`, :mod:`scripts.compare_builds`: the Colab set-up cell,
   the bundled data subsets, two builds' numbers side by side.
 """

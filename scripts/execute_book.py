@@ -41,11 +41,11 @@ SUMMARIES = ("book/scorecard.ipynb",)
 
 def _execute(path: str, timeout: int):
     """Run one notebook in its folder (in a worker process); returns the executed notebook and the result."""
-    from scripts import kernel_replies
+    from scripts import workarounds
     import nbformat
     from jupyter_cache.executors.utils import single_nb_execution
 
-    kernel_replies.install()
+    workarounds.install_kernel_reply_slices()
 
     nb = nbformat.read(path, as_version=4)
     t = time.monotonic()

@@ -43,14 +43,14 @@ def reference(chapter: nbformat.NotebookNode, executed: nbformat.NotebookNode) -
 
 
 def main() -> int:
-    from scripts import kernel_replies
+    from scripts import workarounds
     import papermill as pm
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("chapters", nargs="*", help="notebook stems (default: every chapter)")
     ap.add_argument("--profile", default="smoke", choices=("smoke", "fast", "full"))
     args = ap.parse_args()
-    kernel_replies.install()
+    workarounds.install_kernel_reply_slices()
     known = {c.stem: c.path for c in chapters.with_claims()}  # chapters.yml
     if unknown := sorted(set(args.chapters) - set(known)):
         ap.error(f"{', '.join(unknown)}: not a chapter with claims in chapters.yml ({', '.join(known)})")

@@ -111,13 +111,13 @@ def _own_environment():
 def _run(job: Job, folder: Path, env: dict[str, str]) -> dict:
     import papermill as pm
 
-    from scripts import kernel_replies
+    from scripts import workarounds
     from vaebook import runtime
 
     os.environ.update(env)
     for key, value in runtime.environment().items():  # inherited by the kernel, before it imports torch
         os.environ.setdefault(key, value)
-    kernel_replies.install()
+    workarounds.install_kernel_reply_slices()
     notebook = Path(job.notebook)
     started, error = time.time(), None
     running = folder / f".{notebook.stem}.running.ipynb"  # renamed onto its name only when the run succeeded

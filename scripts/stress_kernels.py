@@ -26,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 from scripts import chapters  # noqa: E402
-from scripts import kernel_replies  # noqa: E402
+from scripts import workarounds  # noqa: E402
 from vaebook import runtime  # noqa: E402
 from vaebook.files import atomic_path  # noqa: E402
 
@@ -42,7 +42,7 @@ def run_one(path: Path, cell_timeout: int, stall_s: float, sliced: bool) -> dict
     from traitlets.config import Config
 
     if sliced:
-        kernel_replies.install()
+        workarounds.install_kernel_reply_slices()
 
     with tempfile.TemporaryDirectory(prefix="vb-stress-") as tmp:
         env = {"VAEBOOK_CACHE": f"{tmp}/models", "VAEBOOK_RESULTS": f"{tmp}/results", "VAEBOOK_PROGRESS": "0"}
@@ -84,7 +84,7 @@ def main() -> int:
     ap.add_argument("--stall-s", type=float, default=5.0, help="client wait beyond the kernel's time that counts as a stall")
     ap.add_argument("--out", default=str(ROOT / "_build" / "stress.json"))
     ap.add_argument("--unpatched", action="store_true",
-                    help="wait for replies as jupyter_client does, without scripts/kernel_replies.py")
+                    help="wait for replies as jupyter_client does, without scripts/workarounds.py's reply slices")
     ap.add_argument("notebooks", nargs="*")
     args = ap.parse_args()
     if args.jobs > 1:  # one OpenMP thread per notebook, as under pytest-xdist

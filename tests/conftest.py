@@ -12,25 +12,11 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 import vaebook  # noqa: E402,F401
 import torch  # noqa: E402
 
-# A kernel dies at its start when another process takes one of its ports between jupyter_client choosing them and
-# the kernel binding them ("Kernel died before replying to kernel_info", jupyter_client issue 154). On a busy
-# machine (CI beside `make seeds`' kernels) it happened to one of nbval's kernels, and all 25 cells of that chapter
-# errored. A new kernel gets new ports: nbval's kernels are started up to three times.
-import nbval.kernel  # noqa: E402
+# nbval's kernels start up to three times: one dies at its start when another process takes one of its ports
+# (scripts/workarounds.py, with the upstream issue).
+from scripts import workarounds  # noqa: E402
 
-_start_kernel = nbval.kernel.start_new_kernel
-
-
-def _start_kernel_with_retries(*args, **kwargs):
-    for attempt in range(3):
-        try:
-            return _start_kernel(*args, **kwargs)
-        except RuntimeError:
-            if attempt == 2:
-                raise
-
-
-nbval.kernel.start_new_kernel = _start_kernel_with_retries
+workarounds.retry_nbval_kernel_starts()
 
 # Unit tests never download and never touch the user's caches.
 os.environ.setdefault("VAEBOOK_PROGRESS", "0")

@@ -1,13 +1,10 @@
 """nbval's job: a re-run of each chapter reproduces its stored reference execution (``tests/reference``).
 
-The references are written by ``scripts/nbval_reference.py``; ``make test`` re-runs them under
-``pytest --nbval-lax``. These tests make sure that check means something: every chapter has a reference, its
+The references are written by ``scripts/nbval_reference.py``. ``make test`` re-runs each under
+``pytest --nbval-lax`` as the second run of the chapter's smoke test (``test_notebooks.py``), in the cache of its first. These tests make sure that check means something: every chapter has a reference, its
 code is the chapter's current code, it stores numbers to compare, and an altered number makes nbval fail.
 """
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
@@ -16,6 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "tests" / "reference"
 from scripts import chapters  # noqa: E402
+from test_notebooks import nbval_run  # noqa: E402
 
 CHAPTERS = [c.path for c in chapters.with_claims()]  # chapters.yml
 CHECK = "# NBVAL_CHECK_OUTPUT\n"  # the marker line, alone: "# NBVAL_CHECK_OUTPUT: ..." is silently not checked
@@ -43,13 +41,6 @@ def test_every_chapter_has_a_current_reference_with_numbers_to_compare(chapter):
     assert injected and 'profile = "smoke"' in injected[0].source
 
 
-def _nbval(path, tmp_path):
-    env = {**os.environ, "VAEBOOK_CACHE": str(tmp_path / "models"), "VAEBOOK_RESULTS": str(tmp_path / "results"),
-           "VAEBOOK_PROGRESS": "0", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
-                           "--nbval-current-env", str(path)], env=env, capture_output=True, text=True, timeout=600)
-
-
 @pytest.mark.notebooks
 def test_nbval_fails_when_a_stored_number_differs(tmp_path):
     """The check is not vacuous: the same reference with one stored number changed fails, naming the cell."""
@@ -61,7 +52,7 @@ def test_nbval_fails_when_a_stored_number_differs(tmp_path):
     cell.outputs[0]["text"] = text[:number.start()] + f"{moved:.6g}" + text[number.end():]
     altered = tmp_path / "altered.ipynb"
     nbformat.write(ref, altered)
-    result = _nbval(altered, tmp_path)
+    result = nbval_run(altered, tmp_path)
     assert result.returncode != 0 and "NBVAL_CHECK_OUTPUT" in result.stdout, result.stdout[-2000:]
 
 

@@ -1,6 +1,9 @@
 """Every notebook runs top to bottom in the smoke profile, and has the cells every chapter needs."""
 import json
+import os
 import re
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -13,9 +16,9 @@ import vaebook as vb
 ROOT = Path(__file__).resolve().parents[1]
 from scripts import chapters  # noqa: E402
 from scripts import colab_cell  # noqa: E402
-from scripts import kernel_replies  # noqa: E402
+from scripts import workarounds  # noqa: E402
 
-kernel_replies.install()  # a missed wake-up on the kernel's reply costs a second, not the cell timeout
+workarounds.install_kernel_reply_slices()  # a missed wake-up on the kernel's reply costs a second, not the cell timeout
 NOTEBOOKS = [c.path for c in chapters.CHAPTERS]  # chapters.yml
 
 
@@ -78,16 +81,22 @@ def kernel_config(socket_dir):
 # Every smoke cell takes under 3 s, so a cell that needs 30 s fails, naming the cell. The limit guards against
 # genuinely slow cells, not hangs: the stalls CI saw earlier (a widget cell's reply sent by the kernel at once but
 # read only when the cell timeout ran out) are missed wake-ups on the shell socket, which
-# scripts/kernel_replies.py bounds to a second (README, "Kernel hangs").
+# scripts/workarounds.py bounds to a second (README, "Kernel hangs").
 CELL_TIMEOUT_S = 30
 
 
 @pytest.mark.notebooks
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_runs_in_smoke_profile_and_a_second_run_trains_nothing(path, tmp_path):
-    """The chapter runs top to bottom, pastes only numbers it glued, and records a tidy table. Its cache keys are
-    derived from what defines each model, so they come out the same in a fresh kernel: a second run of the chapter
-    finds every checkpoint of the first and writes none. (One test, so that the first run serves both.)"""
+def test_runs_in_smoke_profile_reproduces_its_reference_and_a_second_run_trains_nothing(path, tmp_path):
+    """One fresh smoke execution of the chapter serves three checks.
+
+    1. It runs top to bottom, pastes only numbers it glued, and records a tidy table.
+    2. Its cache keys are derived from what defines each model, so they come out the same in a fresh kernel: a second
+       run of the chapter finds every checkpoint of the first and writes none.
+    3. That second run is nbval's: the chapter's stored reference execution (``tests/reference``), re-run in the
+       first run's cache, must print the reproduction table's numbers to nbval's tolerance. So the models trained
+       afresh here, scored by a run that loads them, reproduce the stored execution.
+    """
     _run(path, tmp_path, {})
     executed = nbformat.read(tmp_path / path.name, as_version=4)
     glued = {o.get("metadata", {}).get("scrapbook", {}).get("name") for c in executed.cells if c.cell_type == "code"
@@ -101,9 +110,19 @@ def test_runs_in_smoke_profile_and_a_second_run_trains_nothing(path, tmp_path):
     assert blob["values"] and all(isinstance(v, float) for v in blob["values"].values())
     assert blob["table"] and all(set(row) == set(vb.tables.COLUMNS) for row in blob["table"]), "a tidy reproduction table"
     first = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "models").glob("*.pt")}
-    _run(path, tmp_path, {})
+    result = nbval_run(ROOT / "tests" / "reference" / path.name, tmp_path)
+    assert result.returncode == 0, f"nbval: the re-run does not reproduce tests/reference/{path.name}\n{result.stdout[-3000:]}"
     second = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "models").glob("*.pt")}
     assert first and second == first, f"retrained or new keys: {sorted(set(second.items()) ^ set(first.items()))}"
+
+
+def nbval_run(path, tmp_path):
+    """``pytest --nbval-lax`` on one stored execution, in a process of its own, with tmp_path's cache and results."""
+    env = {**os.environ, "VAEBOOK_CACHE": str(tmp_path / "models"), "VAEBOOK_RESULTS": str(tmp_path / "results"),
+           "VAEBOOK_PROGRESS": "0", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
+                           "--nbval-current-env", str(path)], env=env, capture_output=True, text=True, timeout=600,
+                          cwd=ROOT)
 
 
 def _run(path, tmp_path, parameters):
@@ -163,14 +182,14 @@ def test_replies_are_awaited_in_slices_until_the_callers_timeout(monkeypatch):
             raise Empty
         return {"msg": "reply"}
 
-    monkeypatch.setattr(kernel_replies, "_original_get_msg", fake)
-    monkeypatch.setattr(kernel_replies, "SLICE_S", 0.01)
-    assert asyncio.run(kernel_replies._get_msg_in_slices(None, timeout=60)) == {"msg": "reply"}
+    monkeypatch.setattr(workarounds, "_original_get_msg", fake)
+    monkeypatch.setattr(workarounds, "SLICE_S", 0.01)
+    assert asyncio.run(workarounds._get_msg_in_slices(None, timeout=60)) == {"msg": "reply"}
     assert polls == [0.01, 0.01, 0.01]
     answer_at[0] = 10 ** 9  # from now on every wait misses: Empty at the caller's timeout, not before
     t = time.monotonic()
     try:
-        asyncio.run(kernel_replies._get_msg_in_slices(None, timeout=0.05))
+        asyncio.run(workarounds._get_msg_in_slices(None, timeout=0.05))
     except Empty:
         pass
     else:

@@ -1,0 +1,76 @@
+"""The work-arounds for upstream bugs (scripts/workarounds.py): each names its issue, and each was checked against
+the versions installed. When a pinned version changes, this fails, so that someone checks whether the work-around is
+still needed before the new version lands."""
+import re
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+
+from scripts import workarounds
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("w", workarounds.WORKAROUNDS, ids=lambda w: w.name)
+def test_each_work_around_names_its_issue_and_was_checked_against_the_installed_versions(w):
+    assert re.fullmatch(r"[\w.-]+/[\w.-]+#\d+", w.upstream), f"{w.name}: name the upstream issue as owner/repo#N"
+    assert w.checked_with and w.remove_when
+    installed = {name: version(name) for name in w.checked_with}
+    assert installed == w.checked_with, (
+        f"{w.name} ({w.upstream}) was checked with {w.checked_with}, and {installed} is installed: check whether the "
+        f"work-around is still needed ({w.remove_when}?), then update checked_with in scripts/workarounds.py or remove it")
+
+
+def test_requirements_pin_every_package_a_work_around_depends_on():
+    pins = dict(re.findall(r"^([\w.-]+)==(\S+)", (ROOT / "requirements.txt").read_text(), flags=re.M))
+    pins = {name.lower().replace("_", "-"): v for name, v in pins.items()}
+    for w in workarounds.WORKAROUNDS:
+        for name, checked in w.checked_with.items():
+            assert pins.get(name.lower().replace("_", "-")) == checked, f"pin {name}=={checked} in requirements.txt"
+
+
+def test_the_book_build_loads_the_sphinx_work_around():
+    import yaml
+
+    extensions = yaml.safe_load((ROOT / "_config.yml").read_text())["sphinx"]["local_extensions"]
+    assert extensions.get("scripts.workarounds") == "."
+
+
+def test_nbvals_kernel_start_is_retried_and_gives_up_after_three_tries(monkeypatch):
+    import nbval.kernel
+
+    calls = []
+
+    def dies(*args, **kwargs):
+        calls.append(1)
+        raise RuntimeError("Kernel died before replying to kernel_info")
+
+    monkeypatch.setattr(nbval.kernel, "start_new_kernel", dies)
+    workarounds.retry_nbval_kernel_starts()
+    with pytest.raises(RuntimeError, match="Kernel died"):
+        nbval.kernel.start_new_kernel()
+    assert len(calls) == 3
+    calls.clear()
+    outcomes = iter([RuntimeError("died"), "kernel"])
+
+    def dies_once(*args, **kwargs):
+        calls.append(1)
+        outcome = next(outcomes)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    monkeypatch.setattr(nbval.kernel, "start_new_kernel", dies_once)
+    workarounds.retry_nbval_kernel_starts()
+    assert nbval.kernel.start_new_kernel() == "kernel" and len(calls) == 2
+
+
+def test_a_script_included_twice_is_kept_once():
+    from types import SimpleNamespace as JS
+
+    inline = dict(filename=None, priority=500, attributes={"body": "const THEBE_JS_URL = 1"})
+    scripts = [JS(**inline), JS(**{**inline, "filename": ""}), JS(filename="a.js", priority=500, attributes={})]
+    context = {"script_files": scripts}
+    workarounds.drop_duplicate_scripts(None, "page", "page.html", context, None)
+    assert [s.filename for s in context["script_files"]] == [None, "a.js"] and context["script_files"] is scripts
