@@ -48,7 +48,7 @@ def compare(a: Path, b: Path) -> tuple[list[dict], list[str], int]:
 
 def markdown(a: Path, b: Path, moved: list[dict], problems: list[str], n: int) -> str:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    lines = [f"# Rounding between two builds\n",
+    lines = ["# Rounding between two builds\n",
              f"Build a: `{a}`; build b: `{b}`; code at {commit}; machine: {platform.machine()}, "
              f"{platform.processor() or 'unknown CPU'}, Python {platform.python_version()}.\n",
              f"{len(moved)} of {n} recorded values differ. Contradictions of a decided verdict: "

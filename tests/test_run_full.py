@@ -1,4 +1,4 @@
-"""The full-profile runner (scripts/run_full.py): jobs fanned out through submitit, gathered into mean ± std.
+"""The full-profile runner (scripts/run_full.py and scripts/full/): jobs fanned out through submitit, gathered into mean ± std.
 
 The fan-out runs two tiny jobs and one that fails in local processes; the failing job is named and the others
 are kept. A smoke-sized piece of the full profile (chapter 1's full code path: conv nets, the full official
@@ -15,6 +15,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 from scripts import run_full  # noqa: E402
+from scripts.full import cost, gather, submit  # noqa: E402
+from scripts.full.jobs import LONGEST_FIRST, PAPER_RUNS, notebook_parameters, plan  # noqa: E402
 
 pytestmark = pytest.mark.notebooks
 
@@ -67,8 +69,8 @@ def test_fan_out_keeps_the_jobs_that_ran_and_names_the_one_that_failed(tmp_path,
 
 def test_a_parameter_goes_only_to_the_chapters_that_have_it_and_a_typo_is_refused(tmp_path, capsys):
     nb = _notebook(tmp_path / "tiny.ipynb")
-    assert run_full.notebook_parameters(nb) == {"profile", "seed"}
-    assert "seed" not in run_full.notebook_parameters(ROOT / "notebooks" / "00_data.ipynb")  # not passed to it
+    assert notebook_parameters(nb) == {"profile", "seed"}
+    assert "seed" not in notebook_parameters(ROOT / "notebooks" / "00_data.ipynb")  # not passed to it
     with pytest.raises(SystemExit):
         run_full.main([str(nb), "--out", str(tmp_path / "full"), "-p", "sed", "1"])
     assert "-p sed: none of the notebooks has such a parameter (they have: profile, seed)" in capsys.readouterr().err
@@ -78,24 +80,24 @@ def test_a_parameter_goes_only_to_the_chapters_that_have_it_and_a_typo_is_refuse
 def test_gather_names_a_job_that_never_reported(tmp_path):
     nb = _notebook(tmp_path / "tiny.ipynb")
     out = tmp_path / "full"
-    jobs = run_full.plan([nb], out=out, profile="smoke", seeds=[0], runs=None, parameters={}, max_epochs=None)
+    jobs = plan([nb], out=out, profile="smoke", seeds=[0], runs=None, parameters={}, max_epochs=None)
     out.mkdir()
     (out / "jobs.json").write_text(json.dumps([{"name": j.name} for j in jobs]))
-    summary = run_full.gather(out)
+    summary = gather.gather(out)
     assert summary["failed"] == ["tiny seed 0: no report (the job was killed, timed out, or never ran)"]
 
 
 def test_the_paper_runs_name_every_chapter():
-    assert set(run_full.PAPER_RUNS) == {p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
-    jobs = run_full.plan([ROOT / "notebooks" / "04_negative_sampling.ipynb"], out=Path("x"), profile="full",
+    assert set(PAPER_RUNS) == {p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
+    jobs = plan([ROOT / "notebooks" / "04_negative_sampling.ipynb"], out=Path("x"), profile="full",
                          seeds=None, runs=None, parameters={}, max_epochs=1)
     assert [j.seed for j in jobs] == [0, 1, 2, 3, 4]  # the negative-sampling paper averages 5 runs
 
 
 def test_the_longest_chapters_start_first():
-    assert set(run_full.LONGEST_FIRST) == {p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
+    assert set(LONGEST_FIRST) == {p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
     names = ["00_data", "02_topology_mismatch", "03_mixture_priors", "06_distribution_matching"]
-    jobs = run_full.plan([ROOT / "notebooks" / f"{n}.ipynb" for n in names], out=Path("x"), profile="full", seeds=None,
+    jobs = plan([ROOT / "notebooks" / f"{n}.ipynb" for n in names], out=Path("x"), profile="full", seeds=None,
                          runs=1, parameters={}, max_epochs=1)
     assert [Path(j.notebook).stem for j in jobs] == ["03_mixture_priors", "06_distribution_matching",
                                                        "02_topology_mismatch", "00_data"]  # by the dry run's seconds
@@ -216,23 +218,23 @@ def test_seeds_gathers_the_seeds_that_ran_and_only_those_asked_for(tmp_path, mon
 def test_the_cost_of_an_epoch_cut_to_a_few_minibatches_is_scaled_to_a_whole_one():
     whole = {"epochs_run": 1, "epochs_asked": 100, "seconds": 50.0}                        # logs before the cut
     cut = {"epochs_run": 1, "epochs_asked": 100, "seconds": 2.0, "batches_run": 20, "batches_per_epoch": 500}
-    c = run_full.cost({0: [whole, cut]})
+    c = cost.cost({0: [whole, cut]})
     assert c["seconds_per_epoch"] == pytest.approx(50.0 + 50.0) and c["train_seconds"] == pytest.approx(100 * 100.0)
 
 
 def test_least_busy_spreads_local_jobs_over_the_gpus():
-    assert run_full.least_busy([], [None, None]) is None
-    assert run_full.least_busy([0, 1], []) == 0
-    assert run_full.least_busy([0, 1], [0]) == 1
-    assert run_full.least_busy([0, 1], [0, 1, 1]) == 0
-    assert run_full.least_busy([2, 3], [2]) == 3  # the ids of $CUDA_VISIBLE_DEVICES, not positions
+    assert submit.least_busy([], [None, None]) is None
+    assert submit.least_busy([0, 1], []) == 0
+    assert submit.least_busy([0, 1], [0]) == 1
+    assert submit.least_busy([0, 1], [0, 1, 1]) == 0
+    assert submit.least_busy([2, 3], [2]) == 3  # the ids of $CUDA_VISIBLE_DEVICES, not positions
 
 
 def test_local_jobs_see_a_gpu_each(tmp_path, monkeypatch):
     # submitit starts a local worker with CUDA_VISIBLE_DEVICES="" (no GPU): on an H100 the full-profile jobs ran on
     # its CPU until each job named its own GPU. Two GPUs are pretended here; each notebook records what it saw.
     pytest.importorskip("submitit")
-    monkeypatch.setattr(run_full, "local_gpus", lambda: [0, 1])
+    monkeypatch.setattr(submit, "local_gpus", lambda: [0, 1])
     nb = tmp_path / "gpu.ipynb"
     _notebook(nb, '''
 import os
@@ -250,10 +252,10 @@ vb.record("gpu", gpu=float(os.environ["CUDA_VISIBLE_DEVICES"] or -1))
 
 def test_the_cost_table_takes_gpu_seconds_as_they_are_and_scales_cpu_seconds():
     epoch = {"epochs_run": 1, "epochs_asked": 100, "seconds": 36.0}
-    summary = {"chapters": {"on_gpu": {"cost": run_full.cost({0: [{**epoch, "device": "cuda:0"}]})},
-                            "on_cpu": {"cost": run_full.cost({0: [epoch]})},  # an old log: no device, a CPU's
-                            "on_both": {"cost": run_full.cost({0: [{**epoch, "device": "cuda:0"}, {**epoch, "device": "cpu"}]})}}}
-    rows = {line.split(" | ")[0].strip("| "): line.split(" | ") for line in run_full.cost_table(summary, {}, 20.0)
+    summary = {"chapters": {"on_gpu": {"cost": cost.cost({0: [{**epoch, "device": "cuda:0"}]})},
+                            "on_cpu": {"cost": cost.cost({0: [epoch]})},  # an old log: no device, a CPU's
+                            "on_both": {"cost": cost.cost({0: [{**epoch, "device": "cuda:0"}, {**epoch, "device": "cpu"}]})}}}
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ") for line in cost.cost_table(summary, {}, 20.0)
             if line.startswith("| on_")}
     assert rows["on_gpu"][2] == "cuda" and rows["on_cpu"][2] == "cpu" and rows["on_both"][2] == "mixed"
     # 100 epochs of 36 s = 1 h per run, 3 runs: 3 GPU hours measured, 3 CPU hours = 0.15 GPU hours at 20×; both: 3.15
