@@ -67,6 +67,7 @@ _original_get_msg = None
 
 
 async def _get_msg_in_slices(self, timeout: float | None = None):
+    """``get_msg`` with at most :data:`SLICE_S` seconds per wait, until the caller's ``timeout``."""
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         left = SLICE_S if deadline is None else min(SLICE_S, max(0.0, deadline - time.monotonic()))
@@ -82,8 +83,10 @@ def install_kernel_reply_slices() -> None:
     global _original_get_msg
     from jupyter_client.channels import AsyncZMQSocketChannel
 
-    if _original_get_msg is None:
-        _original_get_msg = AsyncZMQSocketChannel.get_msg
+    current = AsyncZMQSocketChannel.get_msg
+    # jupyter_client's own, also when this module (or an earlier copy of it, before a reload) installed the slices
+    _original_get_msg = getattr(current, "__wrapped__", current)
+    _get_msg_in_slices.__wrapped__ = _original_get_msg
     AsyncZMQSocketChannel.get_msg = _get_msg_in_slices
 
 

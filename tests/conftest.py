@@ -1,4 +1,7 @@
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -70,3 +73,18 @@ def _compare_outputs_to_a_tolerance(self, test, ref, skip_compare=None):
 
 
 nbval.plugin.IPyNbCell.compare_outputs = _compare_outputs_to_a_tolerance
+
+
+def nbval_run(path, tmp_path, *options):
+    """``pytest --nbval-lax`` on one stored execution, in a process of its own, with tmp_path's cache and results, and
+    this file's tolerance (``-p conftest`` also where ``path`` lies outside ``tests/``)."""
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}  # not the xdist worker's settings
+    env.update({"VAEBOOK_CACHE": str(tmp_path / "models"), "VAEBOOK_RESULTS": str(tmp_path / "results"),
+                "VAEBOOK_PROGRESS": "0", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+    inside = Path(path).resolve().is_relative_to(root / "tests")
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
+                           *([] if inside else ["-p", "conftest"]), "--rootdir", str(root), "--nbval-lax",
+                           "--nbval-current-env", *options, str(path)],
+                          env={**env, "PYTHONPATH": os.pathsep.join([str(root / "tests"), str(root)])},
+                          capture_output=True, text=True, timeout=600, cwd=root)

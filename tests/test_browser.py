@@ -85,7 +85,7 @@ def test_a_control_switches_the_view_offline(browser, path):
 
 @pytest.mark.parametrize("path", ALL_PAGES, ids=lambda p: p.relative_to(HTML).with_suffix("").as_posix())
 def test_pages_render_their_maths_offline_with_no_error_and_no_failed_request(browser, path):
-    """MathJax is served with the book (_ext/offline_pages.py), no script is included twice, and nothing (require.js
+    """MathJax is served with the book (_ext/offline_pages.py), no script is included twice (scripts/workarounds.py), and nothing (require.js
     and the widget manager for saved widget state, a CDN's MathJax) is asked for beyond the book's files."""
     page, failed, errors = open_offline(browser, path.as_uri())
     raw = page.evaluate(RAW_TEX)

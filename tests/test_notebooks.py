@@ -1,9 +1,6 @@
 """Every notebook runs top to bottom in the smoke profile, and has the cells every chapter needs."""
 import json
-import os
 import re
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -14,6 +11,7 @@ from traitlets.config import Config
 import vaebook as vb
 
 ROOT = Path(__file__).resolve().parents[1]
+from conftest import nbval_run, numbers_close  # noqa: E402
 from scripts import chapters  # noqa: E402
 from scripts import colab_cell  # noqa: E402
 from scripts import workarounds  # noqa: E402
@@ -114,15 +112,12 @@ def test_runs_in_smoke_profile_reproduces_its_reference_and_a_second_run_trains_
     assert result.returncode == 0, f"nbval: the re-run does not reproduce tests/reference/{path.name}\n{result.stdout[-3000:]}"
     second = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "models").glob("*.pt")}
     assert first and second == first, f"retrained or new keys: {sorted(set(second.items()) ^ set(first.items()))}"
-
-
-def nbval_run(path, tmp_path):
-    """``pytest --nbval-lax`` on one stored execution, in a process of its own, with tmp_path's cache and results."""
-    env = {**os.environ, "VAEBOOK_CACHE": str(tmp_path / "models"), "VAEBOOK_RESULTS": str(tmp_path / "results"),
-           "VAEBOOK_PROGRESS": "0", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
-                           "--nbval-current-env", str(path)], env=env, capture_output=True, text=True, timeout=600,
-                          cwd=ROOT)
+    # The kernel that trained and the kernel that loaded score alike: nbval compared the loading kernel's numbers with
+    # the reference; the training kernel's recorded numbers must agree with the loading kernel's.
+    reloaded = json.loads((tmp_path / "results" / f"{path.stem}.json").read_text())["values"]
+    moved = {k: (v, reloaded.get(k)) for k, v in blob["values"].items() if reloaded.get(k) is None
+             or not numbers_close(f"{v!r}", f"{reloaded[k]!r}")}
+    assert not moved, f"the run that trained and the run that loaded record other numbers: {moved}"
 
 
 def _run(path, tmp_path, parameters):

@@ -31,10 +31,19 @@ def test_requirements_pin_every_package_a_work_around_depends_on():
 
 
 def test_the_book_build_loads_the_sphinx_work_around():
-    import yaml
+    """Jupyter Book's own reading of _config.yml puts the module among Sphinx's extensions, and its setup connects
+    the handler to every page."""
+    from types import SimpleNamespace
 
-    extensions = yaml.safe_load((ROOT / "_config.yml").read_text())["sphinx"]["local_extensions"]
-    assert extensions.get("scripts.workarounds") == "."
+    from jupyter_book.config import get_final_config
+
+    config, _ = get_final_config(user_yaml=ROOT / "_config.yml", cli_config={"latex_individualpages": False},
+                                 sourcedir=ROOT)
+    assert "scripts.workarounds" in config["extensions"]
+    connected = []
+    app = SimpleNamespace(connect=lambda event, handler, priority=500: connected.append((event, handler)))
+    workarounds.setup(app)
+    assert ("html-page-context", workarounds.drop_duplicate_scripts) in connected
 
 
 def test_nbvals_kernel_start_is_retried_and_gives_up_after_three_tries(monkeypatch):
@@ -74,3 +83,18 @@ def test_a_script_included_twice_is_kept_once():
     context = {"script_files": scripts}
     workarounds.drop_duplicate_scripts(None, "page", "page.html", context, None)
     assert [s.filename for s in context["script_files"]] == [None, "a.js"] and context["script_files"] is scripts
+
+
+def test_installing_the_reply_slices_twice_wraps_jupyter_clients_own_wait_once(monkeypatch):
+    import importlib
+
+    from jupyter_client.channels import AsyncZMQSocketChannel
+
+    original = getattr(AsyncZMQSocketChannel.get_msg, "__wrapped__", AsyncZMQSocketChannel.get_msg)
+    monkeypatch.setattr(AsyncZMQSocketChannel, "get_msg", original)
+    workarounds.install_kernel_reply_slices()
+    workarounds.install_kernel_reply_slices()
+    assert AsyncZMQSocketChannel.get_msg is workarounds._get_msg_in_slices and workarounds._original_get_msg is original
+    fresh = importlib.reload(workarounds)  # a reloaded module must not wrap the slices in themselves
+    fresh.install_kernel_reply_slices()
+    assert fresh._original_get_msg is original
