@@ -125,3 +125,19 @@ def test_image_flow_gives_the_discrete_log_likelihood_in_nats():
     assert ((vb.dequantize(images) * 256).floor() == (images * 255).round()).all()
     with pytest.raises(ValueError, match="even"):
         flows.ConvCoupling((1, 5, 4))
+
+
+def test_a_glow_starts_the_same_whatever_the_thread_count():
+    """ActNorm starts at the images' overall mean and spread: a reduction over a million values, which torch splits
+    between its threads. Summed in float32, the start (and so the model's cache key and its training) moved in the
+    last bit between one and two threads; summed in float64, it does not."""
+    x = vb.load("fashion-mnist", "train", 10_000).subset([1, 7]).tensor().flatten(1) - 0.5
+    before, starts = torch.get_num_threads(), []
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            norm = flows.ActNorm.from_data(x)
+            starts.append(torch.cat([norm.loc.detach().flatten(), norm.log_scale.detach().flatten()]))
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(starts[0], starts[1])
