@@ -108,7 +108,7 @@ def test_runs_in_smoke_profile_reproduces_its_reference_and_a_second_run_trains_
     assert blob["values"] and all(isinstance(v, float) for v in blob["values"].values())
     assert blob["table"] and all(set(row) == set(vb.tables.COLUMNS) for row in blob["table"]), "a tidy reproduction table"
     first = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "models").glob("*.pt")}
-    result = nbval_run(ROOT / "tests" / "reference" / path.name, tmp_path)
+    result = nbval_run(ROOT / "tests" / "reference" / path.name, tmp_path, f"--nbval-cell-timeout={CELL_TIMEOUT_S}")
     assert result.returncode == 0, f"nbval: the re-run does not reproduce tests/reference/{path.name}\n{result.stdout[-3000:]}"
     second = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "models").glob("*.pt")}
     assert first and second == first, f"retrained or new keys: {sorted(set(second.items()) ^ set(first.items()))}"

@@ -464,3 +464,36 @@ def test_the_cache_folder_expands_the_home_folder(monkeypatch, tmp_path):
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("VAEBOOK_CACHE", "~/models")
     assert cache.cache_dir() == tmp_path / "models"
+
+
+class NormalisedShift(Shift):
+    """Shift with a spectrally normalised layer and a start computed from a large tensor: both come out of reductions
+    that torch splits between its threads."""
+
+    def __init__(self):
+        super().__init__()
+        self.layer = nn.utils.parametrizations.spectral_norm(nn.Linear(784, 512))
+        self.register_buffer("start", torch.full((1,), torch.linspace(0, 1, 1_500_000).sin().mean().item()))
+
+
+def test_a_model_is_built_on_one_thread_so_its_key_is_the_same_whatever_the_thread_count():
+    """Spectral normalisation's power iteration and a data-dependent start gave other bits with two threads than with
+    one, so a chapter run with two threads (a reader's Jupyter) found none of the book's models. Models are built on
+    one thread: the same start and the same key whatever the caller's thread count, which is given back after."""
+    seen, before = [], torch.get_num_threads()
+
+    def build():
+        seen.append(torch.get_num_threads())
+        return NormalisedShift()
+
+    try:
+        trained = []
+        for threads in (2, 1):
+            torch.set_num_threads(threads)
+            calls = Shift.calls
+            vb.train_or_load("t", build, X, CONFIG)
+            trained.append(Shift.calls > calls)
+            assert torch.get_num_threads() == threads
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [1, 1] and trained == [True, False]

@@ -49,7 +49,7 @@ from torch.func import functional_call, stack_module_state, vmap
 from torch.nn.utils import parametrizations
 
 from . import negative as neg
-from .train import FitConfig, _fused, _own_random_state
+from .train import FitConfig, _fused, _one_thread, _own_random_state
 from .vae import VAE, kl
 
 __all__ = ["Draw", "Recipe", "ELBO", "Negatives", "AdversarialNegatives", "recipe_for", "elbo_given",
@@ -440,7 +440,7 @@ def train_batched(build: Callable[[], nn.Module], recipe: Recipe, data: Tensor, 
     history."""
     models = []
     for s in seeds:
-        with _own_random_state(int(s)):
+        with _own_random_state(int(s)), _one_thread():  # as train_or_load builds it
             models.append(build())
     history = fit_batched(models, recipe, data, epochs=config.epochs, batch_size=config.batch_size,
                           optimizer=config.optimizer, seeds=seeds, **kwargs)

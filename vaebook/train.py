@@ -220,7 +220,8 @@ def train_or_load(name: str, build: Callable[[], nn.Module], data: Tensor | Sequ
     data = (data,) if isinstance(data, Tensor) else tuple(data)
     with contextlib.ExitStack() as held:
         held.enter_context(_own_random_state(config.seed))
-        model = build()
+        with _one_thread():
+            model = build()
         parts = _key_parts(model, data, config, loss, on_epoch, max_batches)
         if keep:  # its history holds the copies: never taken for the same model trained without them
             parts["keep"] = keep
@@ -346,6 +347,20 @@ def _log_training(**entry) -> None:
         except OSError as e:  # written after the save: the model is cached whatever happens here
             warnings.warn(f"the training log {path} (VAEBOOK_TRAINING_LOG) could not be written "
                           f"({e.strerror or e}); the trained model is saved, only this log line is lost")
+
+
+@contextlib.contextmanager
+def _one_thread():
+    """torch on one thread inside, the caller's thread count given back after. A model is built so: its start
+    (spectral normalisation's power iteration, a start computed from the data) comes out of reductions that torch
+    splits between its threads, and with two threads it differed in the last bits from one thread's, and so did the
+    model's cache key: a chapter run with two threads found none of the book's models."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 @contextlib.contextmanager
