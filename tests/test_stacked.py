@@ -60,7 +60,8 @@ def one_by_one(build, source, prior, x, config, max_batches=None):
     models, losses = [], []
     for s in SEEDS:
         vb.seed_everything(s)
-        model = build()
+        with bt._one_thread():  # as train_or_load builds
+            model = build()
         generator = vb.seed_everything(s)
         losses.append(vb.fit(neg.training_loss(model, source, prior), model.parameters(), x, epochs=config.epochs,
                              batch_size=config.batch_size, optimizer=config.optimizer, generator=generator,
@@ -81,7 +82,7 @@ def test_in_float64_one_batched_step_is_one_plain_step(case):
     sgd = vb.FitConfig(epochs=1, batch_size=BATCH, optimizer=partial(torch.optim.SGD, lr=1.0))  # w - 1·∇: the gradient
     start = []
     for s in SEEDS:
-        with bt._own_random_state(s):
+        with bt._own_random_state(s), bt._one_thread():
             start.append(build())
     plain, _ = one_by_one(build, source, prior, x, sgd, max_batches=1)
     models, history = bt.train_batched(build, bt.recipe_for(source, prior), x, sgd, SEEDS, max_batches=1)
