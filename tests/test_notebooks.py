@@ -113,11 +113,15 @@ def test_runs_in_smoke_profile_reproduces_its_reference_and_a_second_run_trains_
     second = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "models").glob("*.pt")}
     assert first and second == first, f"retrained or new keys: {sorted(set(second.items()) ^ set(first.items()))}"
     # The kernel that trained and the kernel that loaded score alike: nbval compared the loading kernel's numbers with
-    # the reference; the training kernel's recorded numbers must agree with the loading kernel's.
-    reloaded = json.loads((tmp_path / "results" / f"{path.stem}.json").read_text())["values"]
-    moved = {k: (v, reloaded.get(k)) for k, v in blob["values"].items() if reloaded.get(k) is None
-             or not numbers_close(f"{v!r}", f"{reloaded[k]!r}")}
-    assert not moved, f"the run that trained and the run that loaded record other numbers: {moved}"
+    # the reference; the training kernel's reproduction table must agree with the loading kernel's.
+    def table(blob):
+        return {" | ".join(str(row.get(c)) for c in ("quantity", "estimator", "model", "data")): row["ours"]
+                for row in blob["table"]}
+
+    trained, loaded = table(blob), table(json.loads((tmp_path / "results" / f"{path.stem}.json").read_text()))
+    moved = {k: (v, loaded.get(k)) for k, v in trained.items()
+             if k not in loaded or not numbers_close(f"{v!r}", f"{loaded[k]!r}")}
+    assert not moved, f"the run that trained and the run that loaded give other table rows: {moved}"
 
 
 def _run(path, tmp_path, parameters):
