@@ -4,7 +4,8 @@
 
 Each code line of each chapter (blank lines and comments left out, the Colab cell left out) falls in one class:
 
-* **set-up**: the parameters cell and the set-up cell after it (imports, ``vb.param``, profile values);
+* **set-up**: the parameters cell and the code cells that follow it before the first text (imports, ``vb.param``,
+  profile values, the recipe);
 * **record**: the claims cell, and the lines that glue, record or tabulate a result (``vb.glue``, ``vb.record``,
   ``vb.row``, ``vb.reproduction_table``, ``vb.tables``, ``vb.claims``, ``.present(``, an assignment to ``rows`` or
   ``repro``, the reproduction table's rows) and the lines after them that continue their call;
@@ -49,7 +50,10 @@ def classify(nb: dict) -> tuple[Counter, list[int], set[str], int]:
     """(lines per class, the lengths of cells over 25 lines, the names of the helpers defined, mid-notebook picks)."""
     counts, long_cells, helpers, picks = Counter(), [], set(), 0
     cells = [c for c in nb["cells"] if c["cell_type"] == "code" and "colab-setup" not in c["metadata"].get("tags", [])]
-    params = next(i for i, c in enumerate(cells) if "parameters" in c["metadata"].get("tags", []))
+    every = nb["cells"]
+    first = next(i for i, c in enumerate(every) if "parameters" in c["metadata"].get("tags", []))
+    text = next((i for i in range(first, len(every)) if every[i]["cell_type"] == "markdown"), len(every))
+    setup = {id(c) for c in every[first:text] if c["cell_type"] == "code"}  # the parameters cell and the cells after it
     for i, cell in enumerate(cells):
         source = "".join(cell["source"])
         lines = _lines(source)
@@ -59,7 +63,7 @@ def classify(nb: dict) -> tuple[Counter, list[int], set[str], int]:
             helpers |= {n.name for n in ast.walk(ast.parse(source)) if isinstance(n, ast.FunctionDef)}
         except SyntaxError:
             pass
-        if i in (params, params + 1):
+        if id(cell) in setup:
             counts["set-up"] += len(lines)
             continue
         picks += len(re.findall(r"vb\.pick\(None", source))

@@ -58,11 +58,12 @@ def test_the_notebook_code_measure_puts_each_line_in_one_class():
         return {"cell_type": "code", "metadata": {"tags": list(tags)}, "source": source}
 
     nb = {"cells": [cell("pip install", ["colab-setup"]), cell("n = None\n# a comment\n", ["parameters"]),
-                    cell("import vaebook as vb\nn = vb.param('n', n, int)"),
+                    cell("import vaebook as vb\nn = vb.param('n', n, int)"), cell("recipe = Recipe(n)"),
+                    {"cell_type": "markdown", "metadata": {}, "source": "## The experiment"},  # the set-up ends here
                     cell("x = load()\nmodel = train(x)\nvb.glue('a', f(\n    x))\nvb.pick(None, smoke=1, fast=2, full=3)"),
                     cell("fig, ax = plot.figure()\nax.plot(x)"), cell("CLAIMS = []", ["claims"])]}
     counts, long_cells, helpers, picks = notebook_code.classify(nb)
-    assert counts == {"set-up": 3, "experiment": 3, "record": 3, "plots": 2} and picks == 1 and not long_cells
+    assert counts == {"set-up": 4, "experiment": 3, "record": 3, "plots": 2} and picks == 1 and not long_cells
     # the committed measurement of the commit before the recipes is what the script measures there today
     results = Path(__file__).resolve().parents[1] / "bench" / "results"
     try:
@@ -83,3 +84,14 @@ def test_the_bootstrap_benchmark_compares_the_two_paths(tmp_path):
     for kind in ("without ties", "with ties (scores rounded to 2 decimals)"):
         assert result[kind]["auroc"]["largest difference of the interval ends"] < 1e-12
         assert result[kind]["aupr"]["largest difference of the interval ends"] < 1e-12
+
+
+def test_the_chapters_keep_short_cells_no_copied_helper_and_every_setting_in_the_parameters_cell():
+    # issue 29's structure, kept: a reader studies cells of at most 25 lines; what two chapters share lives in the
+    # library (a helper defined in two chapters is a copy); every profile value can be set from the parameters cell
+    from bench import notebook_code
+
+    m = notebook_code.measure()
+    assert {s: c["cells over 25 lines"] for s, c in m["chapters"].items() if c["cells over 25 lines"]} == {}
+    assert m["helpers defined in two or more chapters"] == []
+    assert {s: c["mid-notebook picks"] for s, c in m["chapters"].items() if c["mid-notebook picks"]} == {}

@@ -1,4 +1,5 @@
 """Every notebook runs top to bottom in the smoke profile, and has the cells every chapter needs."""
+import itertools
 import json
 import re
 import tempfile
@@ -39,10 +40,15 @@ def test_structure(path):
     src = "\n".join(c.source for c in code)
     assert "import vaebook as vb" in src and "vb.set_profile(profile)" in src
     names = re.findall(r"^([a-z_]+) = ", params[0].source, flags=re.M)
-    checked = next(c.source for c in code if "vb.set_profile(profile)" in c.source)
-    imports = re.findall(r"^(?:import|from) (\w+)", checked, flags=re.M)
+    first = next(c.source for c in code if "vb.set_profile(profile)" in c.source)
+    imports = re.findall(r"^(?:import|from) (\w+)", first, flags=re.M)
     assert imports[0] == "vaebook", "import vaebook first: its OpenMP settings must be in place before torch loads"
-    for name in set(names) - {"profile"}:  # every parameter is checked in the first cell, by the one helper
+    # the set-up: the code cells after the parameters cell, before the first text (a long one is split in two)
+    at = nb.cells.index(params[0]) + 1
+    setup = list(itertools.takewhile(lambda c: c.cell_type == "code", nb.cells[at:]))
+    checked = "\n".join(c.source for c in setup)
+    assert first in checked, "vb.set_profile(profile) opens the set-up, right after the parameters cell"
+    for name in set(names) - {"profile"}:  # every parameter is checked in the set-up, by the one helper
         assert f'{name} = vb.param("{name}", {name}, ' in checked, f"parameter {name} is not checked with vb.param"
     if chapters.BY_STEM[path.stem].claims:
         assert f'vb.record("{path.stem}"' in src, "a chapter records its key numbers"

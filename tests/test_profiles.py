@@ -140,6 +140,26 @@ def test_every_run_records_its_parameters_and_which_are_not_the_chapters(monkeyp
     assert vb.read_record("ch")["meta"]["parameters"] == {} and vb.read_record("ch")["meta"]["changed"] == {}
 
 
+def test_the_text_quotes_the_settings_the_chapter_ran_with(monkeypatch):
+    import myst_nb
+
+    glued = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display: glued.__setitem__(name, value))
+    monkeypatch.setenv("VAEBOOK_MAX_STEPS", "3")  # a dry run: the text quotes the cut count, the meta data the chapter's
+    _run(monkeypatch, PARAMETERS)
+    vb.param("sweep_dims", None, [int], smoke=[2], fast=[10, 50, 100], full=[10])
+    vb.param("iw_samples", None, int, steps=True, smoke=4, fast=20, full=100)
+    vb.param("beta", 4.5, float)
+    vb.glue_parameters("ch9", "sweep_dims", "iw_samples", "beta")
+    assert glued == {"ch9_sweep_dims": "10, 50, 100", "ch9_iw_samples": 3, "ch9_beta": 4.5}
+    assert vb.run_parameters()["parameters"]["iw_samples"] == 20
+    with pytest.raises(KeyError, match=r"'epochs' is not a parameter of this run: .*\(beta, iw_samples, sweep_dims\)"):
+        vb.glue_parameters("ch9", "epochs")
+    _run(monkeypatch, PARAMETERS)  # a new run forgets them
+    with pytest.raises(KeyError):
+        vb.glue_parameters("ch9", "beta")
+
+
 def test_an_unwritable_results_folder_is_refused_where_the_run_starts(tmp_path, monkeypatch):
     (tmp_path / "file").write_text("")  # a folder below a file cannot be made, even by root
     monkeypatch.setenv("VAEBOOK_RESULTS", str(tmp_path / "file" / "results"))

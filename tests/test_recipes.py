@@ -1,9 +1,11 @@
+from functools import partial
+
 import pytest
 import torch
 
 import vaebook as vb
 from vaebook import papers
-from vaebook.recipes import GreyVAE, PAERecipe, train_classifier
+from vaebook.recipes import ColourVAE, GreyVAE, PAERecipe, VAERecipe, train_classifier
 
 
 def _images(n=64, seed=0):
@@ -62,3 +64,41 @@ def test_the_papers_numbers_are_aurocs_of_every_row_they_name():
         assert set(row) == {"baseline", "adversarial"} and all(0 <= v <= 1 for pair in row.values() for v in pair)
     for row in papers.PAE_T2.values():
         assert set(row) == {"MNIST", "Omniglot", "h-flip", "v-flip"} and all(0 <= v <= 1 for v in row.values())
+
+
+def test_a_recipe_builds_the_vae_a_chapter_built_by_hand():
+    # the chapters' hand-written build() closures became VAERecipe.build: the same modules and the same initial
+    # weights (so the same cache key, and no model is retrained), with the default and with another posterior
+    nets = vb.MLPNets((32,))
+    recipe = VAERecipe(nets, partial(torch.optim.Adam, lr=1e-3), batch_size=16, epochs=1)
+
+    def by_hand(posterior):
+        enc, dec = nets(4, vb.Bernoulli.decoder_outputs)
+        return vb.VAE(posterior(enc), vb.Decoder(dec, vb.Bernoulli()), vb.StandardNormal(4))
+
+    flow = lambda net, d: vb.FlowEncoder(net, vb.realnvp(d, vb.StandardNormal(d), layers=2).transforms)  # noqa: E731
+    for posterior, hand in ((None, vb.Encoder), (flow, lambda enc: flow(enc, 4))):
+        torch.manual_seed(0)
+        a = recipe.build(vb.Bernoulli(), 4, posterior=posterior)
+        torch.manual_seed(0)
+        b = by_hand(hand)
+        assert repr(a) == repr(b)
+        assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def test_two_vaes_built_from_one_likelihood_share_no_parameter():
+    # a model and the copy of it that train_or_load keeps (keep=[...]) are built twice from the same arguments
+    recipe, likelihood = VAERecipe(vb.MLPNets((8,)), torch.optim.Adam, 16, 1), vb.Gaussian()
+    a, b = recipe.build(likelihood, 2), recipe.build(likelihood, 2)
+    with torch.no_grad():
+        a.decoder.likelihood.log_sigma.fill_(3.0)
+    assert b.decoder.likelihood.log_sigma.item() != 3.0 and likelihood.log_sigma.item() != 3.0
+
+
+def test_the_colour_recipes_are_the_two_papers_settings():
+    ns, rosca = ColourVAE.negative_sampling(7), ColourVAE.rosca(7)
+    assert isinstance(ns.nets, vb.DCGANNets) and ns.batch_size == 50 and ns.optimizer.keywords == {"lr": 1e-4}
+    assert rosca.batch_size == 64 and rosca.optimizer.keywords == {"lr": 1e-3, "betas": (0.5, 0.9)}
+    x = torch.rand(8, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    vae, history = ColourVAE.negative_sampling(1).train(x, vb.Bernoulli(), seed=0, name="colour")
+    assert vae.prior().event_shape == (ColourVAE.LATENT_DIM,) and len(history["loss"]) == 1

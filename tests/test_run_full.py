@@ -114,7 +114,7 @@ TINY_FULL = {
     "02_topology_mismatch": {"n_train": 500, "n_test": 200, "n_sweep": 300},
     "03_mixture_priors": {"n_pool": 1000, "n_test": 64, "n_test_pool": 500, "sweep_distances": [3.0], "sweep_dims": [10],
                           "flow_steps": 4, "flow_hidden": 16},
-    "04_negative_sampling": {"n_train": 300, "n_test": 64, "sweep_shifts": [8.0], "sweep_dims": [10],
+    "04_negative_sampling": {"n_train": 300, "n_test": 64, "n_aux": 300, "sweep_shifts": [8.0], "sweep_dims": [10],
                              "snapshot_epochs": [1], "n_colour": 60},
     "05_probabilistic_autoencoder": {"n_train": 400, "n_val": 64, "n_test": 64, "n_samples": 100},
     "06_distribution_matching": {"n_train": 500, "sweep_dims": [2], "mc_samples": 500, "num_z": 1000,

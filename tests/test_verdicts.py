@@ -135,8 +135,23 @@ def test_the_fingerprint_follows_code_not_words(tmp_path):
     base = fp([code])
     assert fp([code, {"cell_type": "markdown", "metadata": {}, "source": "prose"}]) == base
     assert fp([{**code, "source": "x = 1\nvb.glue('a', 'other words')\n"}]) == base
+    assert fp([{**code, "source": "x = 1\nvb.glue('a', 'words')\nvb.glue_parameters('ch', 'epochs')\n"}]) == base
     assert fp([code, {"cell_type": "code", "metadata": {"tags": ["claims"]}, "source": "CLAIMS = []"}]) == base
     assert fp([{**code, "source": "x = 2\n"}]) != base
+
+
+def test_several_claims_cells_declare_one_list(tmp_path):
+    # a long list of claims is split into cells in page order; the declaration ends at the verdicts ("V = ...")
+    cells = [{"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": "d = 3\n"},
+             {"cell_type": "code", "metadata": {"tags": ["claims"]},
+              "source": "CLAIMS = [vb.Claim('a', 'first', reads='x', op='>', than=0, source=vb.Ours(post_hoc=False))]"},
+             {"cell_type": "markdown", "metadata": {}, "source": "prose"},
+             {"cell_type": "code", "metadata": {"tags": ["claims"]},
+              "source": "CLAIMS += [vb.Claim('b', f'second at {d}', reads='y', op='<', than=1, source=vb.Paper('T1'))]\n"
+                        "V = undefined_in_a_declaration\n"}]
+    path = tmp_path / "ch.ipynb"
+    path.write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    assert [(c.id, c.text) for c in vc.from_notebook(path)] == [("a", "first"), ("b", "second at 3")]
 
 
 def test_a_stale_or_corrupt_seed_record_says_what_to_run(tmp_path):

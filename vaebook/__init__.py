@@ -21,7 +21,7 @@ from .nets import (MLP, ConvDecoder, ConvEncoder, ConvNets, DCGANDecoder, DCGANE
                    MLPDecoder, MLPEncoder, MLPNets)
 from .profiles import (ParameterError, batches_cap, current_profile, device, epochs_cap, param, pick, progress,
                        run_parameters, seed_everything, set_profile, steps_cap)
-from .results import ResultsError, glue, read_record, read_results, record
+from .results import ResultsError, glue, glue_parameters, read_record, read_results, record
 from .scores import KL, BitsPerDim, NegativeLogLikelihood, Score, ood_scores
 from .tables import reproduction_table, row
 from .train import FitConfig, fit, train_or_load

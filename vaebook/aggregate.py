@@ -31,6 +31,11 @@ from .metrics import logsumexp_chunked
 __all__ = ["AggregatePosterior", "marginal_kl", "elbo_surgery", "low_posterior"]
 
 
+def _float64(t: Tensor) -> Tensor:
+    """``t`` in float64, on its device, or on the CPU for Apple's GPU (MPS), which has no float64."""
+    return t.to("cpu" if t.device.type == "mps" else t.device, torch.float64)
+
+
 class AggregatePosterior(Distribution):
     """q(z) = (1/N) Σᵢ q(z | xᵢ) for diagonal-Gaussian posteriors ``loc``, ``scale`` ``(N, D)``.
 
@@ -74,12 +79,11 @@ class AggregatePosterior(Distribution):
         so no ``(M, N, D)`` tensor is ever built; in float64, against the cancellation.
         """
         z0, ladj = forward_through(self.transforms, z)
-        z64 = z0.double()
-        loc, scale = self.loc[rows].double(), self.scale[rows].double()
+        z64, loc, scale = (_float64(t) for t in (z0, self.loc[rows], self.scale[rows]))
         prec = scale ** -2
         quad = (z64 ** 2) @ prec.T - 2 * z64 @ (loc * prec).T + (loc ** 2 * prec).sum(-1)
         log_norm = -torch.log(scale).sum(-1) - 0.5 * loc.shape[1] * math.log(2 * math.pi)
-        return (-0.5 * quad.clamp(min=0) + log_norm).to(z0.dtype) + ladj[:, None]
+        return (-0.5 * quad.clamp(min=0) + log_norm).to(z0.device, z0.dtype) + ladj[:, None]
 
     def log_prob(self, z: Tensor) -> Tensor:
         """log q(z) = logsumexp_i log q(z | x_i) − log N, ``(M,)``, chunked over i."""

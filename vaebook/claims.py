@@ -234,10 +234,12 @@ def _strip_docstrings(tree: ast.AST) -> ast.AST:
 
 
 def _is_glue(stmt: ast.stmt) -> bool:
-    """``vb.glue(...)``, or a loop of nothing else: words for the page, no number of the run."""
+    """``vb.glue(...)`` or ``vb.glue_parameters(...)``, or a loop of nothing else: words for the page, no number of
+    the run."""
     if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
         f = stmt.value.func
-        return isinstance(f, ast.Attribute) and f.attr == "glue" and isinstance(f.value, ast.Name) and f.value.id == "vb"
+        return (isinstance(f, ast.Attribute) and f.attr in ("glue", "glue_parameters") and isinstance(f.value, ast.Name)
+                and f.value.id == "vb")
     return isinstance(stmt, ast.For) and all(_is_glue(s) for s in stmt.body)
 
 
@@ -379,17 +381,21 @@ def _claims(claims) -> list[Claim]:
 
 
 def from_notebook(notebook: Path) -> list[Claim]:
-    """The claims a chapter declares: its parameters cell and its claims cell, run without the experiment."""
+    """The claims a chapter declares: its parameters cell and its claims cells (one, or several in page order when
+    the claims are grouped), run without the experiment."""
     cells = json.loads(Path(notebook).read_text())["cells"]
-    tagged = {tag: "".join(c["source"]) for c in cells for tag in c.get("metadata", {}).get("tags", [])
-              if tag in ("parameters", CLAIMS_TAG)}
-    if CLAIMS_TAG not in tagged:
+    tagged = {tag: [] for tag in ("parameters", CLAIMS_TAG)}
+    for c in cells:
+        for tag in c.get("metadata", {}).get("tags", []):
+            if tag in tagged:
+                tagged[tag].append("".join(c["source"]))
+    if not tagged[CLAIMS_TAG]:
         raise ValueError(f"{notebook} has no cell tagged {CLAIMS_TAG!r} that declares its CLAIMS")
     import vaebook
 
     namespace = {"vb": vaebook}
-    exec(compile(tagged.get("parameters", ""), f"{notebook}:parameters", "exec"), namespace)
-    lines = tagged[CLAIMS_TAG].splitlines()  # the declaration ends where the verdicts are read ("V = ...")
+    exec(compile("\n".join(tagged["parameters"]), f"{notebook}:parameters", "exec"), namespace)
+    lines = "\n".join(tagged[CLAIMS_TAG]).splitlines()  # the declaration ends where the verdicts are read ("V = ...")
     claims_code = "\n".join(lines[:next((i for i, line in enumerate(lines) if line.startswith("V = ")), len(lines))])
     exec(compile(claims_code, f"{notebook}:claims", "exec"), namespace)
     return _claims(namespace["CLAIMS"])

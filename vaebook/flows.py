@@ -91,7 +91,9 @@ class ActNorm(nn.Module):
     def from_data(cls, x: Tensor) -> "ActNorm":
         """Start at the mean and standard deviation of all the values of ``x`` ``(N, D)`` together."""
         norm = cls(x.shape[-1])
-        x = x.double()  # summed in float32, a million values came out a bit apart with one thread and with two
+        # summed in float64 (in float32, a million values came out a bit apart with one thread and with two), on the
+        # CPU: Apple's GPU (MPS) has no float64
+        x = x.detach().to("cpu", torch.float64)
         norm.loc.fill_(x.mean().item())
         norm.log_scale.fill_(-math.log(max(x.std().item(), 1e-6)))
         return norm

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 __all__ = ["PROFILES", "ParameterError", "current_profile", "set_profile", "epochs_cap", "batches_cap", "steps_cap",
-           "dry_run_note", "pick", "param", "run_parameters", "device", "seed_everything", "progress", "show_progress",
+           "dry_run_note", "pick", "param", "used_parameter", "run_parameters", "device", "seed_everything", "progress", "show_progress",
            "SEED_MAX"]
 
 PROFILES = ("smoke", "fast", "full")
@@ -50,6 +50,7 @@ def set_profile(profile: str | None) -> str:
     """
     name = current_profile(profile)
     _PARAMETERS.clear()
+    _USED.clear()
     _INJECTED.clear()
     _INJECTED.update(_check_injected(_input_history()))
     from .results import check_results_dir  # results imports this module
@@ -221,12 +222,15 @@ def param(name: str, value, kind, *, low=None, above=None, high=None, choices=No
         if checked is None:
             raise ParameterError(f"parameter {name} = {value!r}: it must be {rule}. {hint}")
     _remember(name, checked, default)
-    return _capped(checked, steps)
+    _USED[name] = _capped(checked, steps)
+    return _USED[name]
 
 
 # This run's parameters: name -> (effective value, whether it is the chapter's own for this profile). A notebook
 # kernel runs one chapter; set_profile starts its run and clears them.
 _PARAMETERS: dict[str, tuple[object, bool]] = {}
+# name -> the value the chapter runs with (after a dry run's cut): what its text quotes (used_parameter).
+_USED: dict[str, object] = {}
 # The values papermill injected (`papermill -p name value`), read from the kernel's input history by set_profile.
 _INJECTED: dict[str, object] = {}
 
@@ -236,6 +240,14 @@ def _remember(name: str, value, default) -> None:
     inject another)."""
     changed = value != default if default is not None else name in _INJECTED
     _PARAMETERS[name] = (value, not changed)
+
+
+def used_parameter(name: str):
+    """The value of this run's parameter ``name`` as the chapter runs with it (after a dry run's cut)."""
+    if name not in _USED:
+        raise KeyError(f"{name!r} is not a parameter of this run: only the values checked by vb.param are "
+                       f"({', '.join(sorted(_USED)) or 'none yet'})")
+    return _USED[name]
 
 
 def run_parameters() -> dict:

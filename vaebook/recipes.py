@@ -5,6 +5,11 @@ loads it (:func:`vaebook.train_or_load`). Two chapters that call the same recipe
 the same model by construction: the cache key is derived from the model and its training, so chapter 8 finds the
 models of chapters 1 and 5 without repeating their code.
 
+:class:`VAERecipe` is the general one: nets, optimiser, batch size and epochs; what varies between a chapter's
+models (likelihood, latent size, prior, posterior family, loss) is an argument of its ``train``. :class:`GreyVAE`
+and :class:`ColourVAE` are the negative-sampling paper's set-ups (and Rosca et al.'s for colour),
+:class:`PAERecipe` the Probabilistic Auto-Encoder's.
+
 Each recipe's profile values (``EPOCHS``, ``N_TRAIN``, …) are dictionaries for :func:`vaebook.param` and
 :func:`vaebook.pick`, so that a chapter's parameters cell can still set every one of them:
 
@@ -12,10 +17,11 @@ Each recipe's profile values (``EPOCHS``, ``N_TRAIN``, …) are dictionaries for
 >>> recipe = GreyVAE.of(arch, epochs)
 >>> vae, history = recipe.train(x, vb.Bernoulli(), latent_dim=10, seed=0)
 
-Used in: chapters 1, 5 and 8.
+Used in: every chapter that trains a VAE (1, 3–8); the colour recipes in chapters 1, 4 and 6.
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from functools import partial
 from typing import Callable
@@ -26,24 +32,58 @@ from torch import Tensor, nn
 from .cache import cache_dir
 from .distributions import StandardNormal
 from .frechet import FeatureClassifier
-from .nets import ConvDecoder, ConvEncoder, ConvNets, MLPDecoder, MLPEncoder, MLPNets
+from .nets import ConvDecoder, ConvEncoder, ConvNets, DCGANNets, MLPDecoder, MLPEncoder, MLPNets
 from .pae import PAE, Autoencoder, train_pae
 from .profiles import pick
 from .train import FitConfig, train_or_load
 from .vae import VAE, Decoder, Encoder
 
-__all__ = ["GreyVAE", "PAERecipe", "train_classifier", "CLASSIFIER_EPOCHS"]
+__all__ = ["VAERecipe", "GreyVAE", "ColourVAE", "PAERecipe", "train_classifier", "CLASSIFIER_EPOCHS"]
 
 
 @dataclass(frozen=True)
-class GreyVAE:
-    """The negative-sampling paper's VAE for 28×28 grey images, as chapter 1 trains it: encoder and decoder
-    ``nets`` (:class:`vaebook.MLPNets` or the paper's convolutional :class:`vaebook.ConvNets`, App. K), a
-    standard-normal prior unless one is given, ``optimizer`` and ``batch_size``, ``epochs``."""
+class VAERecipe:
+    """How a chapter trains its VAEs: encoder and decoder ``nets`` (a callable ``nets(latent_dim, outputs)`` that
+    returns the two untrained nets, e.g. :class:`vaebook.MLPNets`), the ``optimizer`` (a partial of a
+    ``torch.optim`` class), ``batch_size`` and ``epochs``. What varies between a chapter's models, the likelihood,
+    latent size, prior, posterior family, loss and data, is passed to :meth:`train`."""
     nets: Callable[[int, int], tuple[nn.Module, nn.Module]]
     optimizer: Callable
     batch_size: int
     epochs: int
+
+    def build(self, likelihood: nn.Module, latent_dim: int, *, prior: nn.Module | None = None,
+              posterior: Callable[[nn.Module, int], nn.Module] | None = None) -> VAE:
+        """The untrained VAE: q(z|x) is ``posterior(encoder_net, latent_dim)`` (default: a diagonal Gaussian,
+        :class:`vaebook.Encoder`), p(x|z) the decoder net with ``likelihood``, p(z) ``prior`` (default: a standard
+        normal). The VAE owns copies of ``likelihood`` and ``prior``, so that two VAEs built from them (a model and
+        a copy of it kept during training) share no parameter."""
+        enc, dec = self.nets(latent_dim, likelihood.decoder_outputs)
+        q = Encoder(enc) if posterior is None else posterior(enc, latent_dim)
+        p_z = copy.deepcopy(prior) if prior is not None else StandardNormal(latent_dim)
+        return VAE(q, Decoder(dec, copy.deepcopy(likelihood)), p_z)
+
+    def train(self, x: Tensor, likelihood: nn.Module, *, latent_dim: int, seed: int, prior: nn.Module | None = None,
+              posterior: Callable[[nn.Module, int], nn.Module] | None = None, labels: Tensor | None = None,
+              epochs: int | None = None, name: str = "vae", desc: str | None = None, **options) -> tuple[VAE, dict]:
+        """``(vae, history)``: :meth:`build`'s VAE fitted to the images ``x`` (with their ``labels``, which a
+        class-mixture prior's loss reads), for ``epochs`` (default: the recipe's), on ``x``'s device. ``name``
+        labels its cache file and ``desc`` its progress bar; ``options`` go to :func:`vaebook.train_or_load`
+        (``loss``, ``on_epoch``, ``keep``)."""
+        def build():
+            return self.build(likelihood, latent_dim, prior=prior, posterior=posterior).to(x.device)
+
+        config = FitConfig(epochs=self.epochs if epochs is None else epochs, batch_size=self.batch_size,
+                           optimizer=self.optimizer, seed=seed)
+        return train_or_load(name, build, x if labels is None else (x, labels), config,
+                             desc=desc or f"{likelihood!r}, D={latent_dim}", **options)
+
+
+@dataclass(frozen=True)
+class GreyVAE(VAERecipe):
+    """The negative-sampling paper's VAE for 28×28 grey images, as chapter 1 trains it: :class:`vaebook.MLPNets`
+    or the paper's convolutional :class:`vaebook.ConvNets` (App. K), a standard-normal prior unless one is given.
+    Chapters 4 and 8 train theirs by it too."""
 
     ARCH = {"smoke": "mlp", "fast": "mlp", "full": "conv"}
     EPOCHS = {"smoke": 1, "fast": 10, "full": 100}
@@ -68,21 +108,28 @@ class GreyVAE:
         """The recipe with the current profile's nets and epochs: chapter 1's main models."""
         return cls.of(pick(None, **cls.ARCH), pick(None, **cls.EPOCHS))
 
-    def train(self, x: Tensor, likelihood: nn.Module, *, latent_dim: int, seed: int, prior: nn.Module | None = None,
-              labels: Tensor | None = None, epochs: int | None = None, name: str = "vae", desc: str | None = None,
-              **options) -> tuple[VAE, dict]:
-        """``(vae, history)``: a VAE with this ``likelihood`` and ``latent_dim`` fitted to the images ``x`` (with
-        their ``labels``, which a class-mixture prior's loss reads), for ``epochs`` (default: the recipe's).
-        ``options`` go to :func:`vaebook.train_or_load` (``loss``, ``on_epoch``, ``keep``)."""
-        def build():
-            enc, dec = self.nets(latent_dim, likelihood.decoder_outputs)
-            p_z = prior if prior is not None else StandardNormal(latent_dim)
-            return VAE(Encoder(enc), Decoder(dec, likelihood), p_z).to(x.device)
 
-        config = FitConfig(epochs=self.epochs if epochs is None else epochs, batch_size=self.batch_size,
-                           optimizer=self.optimizer, seed=seed)
-        return train_or_load(name, build, x if labels is None else (x, labels), config,
-                             desc=desc or f"{likelihood!r}, D={latent_dim}", **options)
+@dataclass(frozen=True)
+class ColourVAE(VAERecipe):
+    """A VAE for 32×32 colour images with the DCGAN-style nets of the negative-sampling paper
+    (:class:`vaebook.DCGANNets`, App. A.2) and 100 latent dimensions, the size both colour set-ups use. Two papers
+    train it differently, so two constructors: :meth:`negative_sampling` (chapters 1 and 4) and :meth:`rosca`
+    (chapter 6)."""
+    LATENT_DIM = 100
+
+    @classmethod
+    def negative_sampling(cls, epochs: int) -> "ColourVAE":
+        """The negative-sampling paper's colour set-up (App. A.2): Adam, learning rate 1e-4, batch 50."""
+        return cls(DCGANNets(), partial(torch.optim.Adam, lr=1e-4), 50, epochs)
+
+    @classmethod
+    def rosca(cls, epochs: int) -> "ColourVAE":
+        """Rosca et al.'s CIFAR-10 training: Adam, learning rate 1e-3, β = (0.5, 0.9), batch 64."""
+        return cls(DCGANNets(), partial(torch.optim.Adam, lr=1e-3, betas=(0.5, 0.9)), 64, epochs)
+
+    def train(self, x: Tensor, likelihood: nn.Module, *, latent_dim: int = LATENT_DIM, **kwargs) -> tuple[VAE, dict]:
+        """As :meth:`VAERecipe.train`, with 100 latent dimensions unless told otherwise."""
+        return super().train(x, likelihood, latent_dim=latent_dim, **kwargs)
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,10 @@ import tempfile
 from pathlib import Path
 
 from .files import read_json, write_atomic
-from .profiles import batches_cap, current_profile, epochs_cap, run_parameters, steps_cap
+from .profiles import batches_cap, current_profile, epochs_cap, run_parameters, steps_cap, used_parameter
 from .tables import COLUMNS
 
-__all__ = ["ResultsError", "book_root", "results_dir", "record", "read_results", "read_record", "read_file", "glue"]
+__all__ = ["ResultsError", "book_root", "results_dir", "record", "read_results", "read_record", "read_file", "glue", "glue_parameters"]
 
 _CHAPTER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
@@ -209,3 +209,12 @@ def glue(name: str, value) -> None:
     elif not isinstance(value, str):
         value = float(value)
     _glue(name, value, display=False)
+
+
+def glue_parameters(prefix: str, *names: str) -> None:
+    """Glue each of this run's parameters ``names`` as ``{prefix}_{name}``, the value the chapter ran with, so that
+    its text quotes its settings from the run (``{glue:text}`ch3_flow_epochs```); a list as its items joined by ", "
+    ("10, 50, 100"). A name that no :func:`vaebook.param` checked raises ``KeyError``."""
+    for name in names:
+        value = used_parameter(name)
+        glue(f"{prefix}_{name}", ", ".join(f"{v:g}" for v in value) if isinstance(value, list) else value)
