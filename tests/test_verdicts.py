@@ -106,10 +106,19 @@ def test_one_more_run_contradicts_a_verdict_only_outside_the_seeds_prediction_in
     assert vc.contradiction(vc.verdict(_c(), [{"x": 0.52}, {"x": 0.47}, {"x": 0.6}]), -0.3) is None  # undecided
 
 
-def test_a_count_or_a_flag_is_never_decided_by_a_step_below_its_resolution():
+def test_a_count_is_never_decided_by_a_step_below_its_resolution():
     counts = [{"x": 32.0, "y": 31.0}] * 3  # 32 latents against 31 in every seed: one latent is one step
     assert vc.verdict(_c(than="y", resolution=1.0), counts).state == "undecided"
     assert vc.verdict(_c(than="y", resolution=1.0), [{"x": 32.0, "y": 20.0}] * 3).state == "holds"
+
+
+def test_a_yes_no_is_decided_when_its_seeds_agree():
+    # 0 or 1 against 0.5: the margin is ±0.5 in every seed, so a resolution of 1 could never decide it (the rule
+    # gave "undecided: it fails in all 3 seeds" for a classifier that stopped in none of them)
+    flag = _c(than=0.5)
+    assert vc.verdict(flag, [{"x": 0.0}] * 3).state == "fails"
+    assert vc.verdict(flag, [{"x": 1.0}] * 3).state == "holds"
+    assert vc.verdict(flag, [{"x": 1.0}, {"x": 0.0}, {"x": 1.0}]).state == "undecided"
 
 
 def test_bad_claims_are_refused_with_their_name():

@@ -46,7 +46,8 @@ RULE = (f"A claim **holds** when its margin (how far the measured value lies on 
         f"is positive in every seed and its mean over the seeds is at least {SPREADS:g} times its noise; it "
         f"**fails** when the same is true on the other side; otherwise it is **undecided**. The noise is the largest "
         f"of the margin's standard deviation over the seeds, {FLOOR:.0%} of the compared values' size, and the "
-        f"claim's resolution (1 for a count or a yes/no). At least {MIN_SEEDS} seeds are needed. With 3 seeds, "
+        f"claim's resolution (1 for a count; a yes/no read against 0.5 has none: it is decided when its seeds "
+        f"agree). At least {MIN_SEEDS} seeds are needed. With 3 seeds, "
         f"'holds' is about a one-sided t-test at the 4 % level: across the book's claims, expect a wrong decision "
         f"now and then among those whose true margin is near zero.")
 SEEDS_FILE = Path(__file__).parent / "bundle" / "seeds.json"
@@ -78,7 +79,8 @@ class Claim:
     ``id`` names the claim within its chapter; ``text`` is the sentence the chapter asserts; ``source`` says
     where the threshold comes from; ``known_failure`` says why a paper's claim is not expected to hold here
     (words only: the numbers are in the chapter's tables); ``optional`` lets a profile leave its values out;
-    ``resolution`` is the step of a count or a yes/no, which no margin smaller than it can be trusted across;
+    ``resolution`` is the step of a count, which no margin smaller than it can be trusted across (a yes/no, 0 or 1
+    read against 0.5, needs none: its margin is ±0.5 in every seed, and the seeds decide it when they agree);
     ``repeats`` names the chapter whose claim this one restates.
     """
     id: str
@@ -91,7 +93,7 @@ class Claim:
     plus: float = 0.0
     known_failure: str = ""
     optional: bool = False  # a profile may not measure what it reads (a sweep point, a full-profile section)
-    resolution: float = 0.0  # the smallest step the value can take: 1 for a count or a yes/no
+    resolution: float = 0.0  # the smallest step the value can take: 1 for a count (none for a yes/no)
     repeats: str = ""  # the chapter whose claim this one repeats (the scorecard counts it there only)
 
     def __post_init__(self):
