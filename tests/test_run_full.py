@@ -87,6 +87,21 @@ def test_gather_names_a_job_that_never_reported(tmp_path):
     assert summary["failed"] == ["tiny seed 0: no report (the job was killed, timed out, or never ran)"]
 
 
+def test_a_job_that_dies_before_it_starts_leaves_no_earlier_report_to_gather(tmp_path):
+    # a submitit worker that dies at start writes no job.json: the one of an earlier run of the same job, with that
+    # run's results beside it, must not be gathered as this run's
+    nb = _notebook(tmp_path / "tiny.ipynb")
+    out = tmp_path / "full"
+    jobs = plan([nb], out=out, profile="smoke", seeds=[0], runs=None, parameters={}, max_epochs=None)
+    old = Path(jobs[0].folder) / "job.json"
+    old.parent.mkdir(parents=True)
+    old.write_text(json.dumps({"status": "ok", "seed": 0, "commit": "earlier"}))
+    submit.forget_old_reports(jobs)
+    assert not old.exists()
+    (out / "jobs.json").write_text(json.dumps([{"name": j.name} for j in jobs]))
+    assert gather.gather(out)["failed"] == ["tiny seed 0: no report (the job was killed, timed out, or never ran)"]
+
+
 def test_the_paper_runs_name_every_chapter():
     assert set(PAPER_RUNS) == {p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
     jobs = plan([ROOT / "notebooks" / "04_negative_sampling.ipynb"], out=Path("x"), profile="full",

@@ -19,8 +19,18 @@ def submit(jobs: list[Job], *, out: Path, cluster: str, parallel: int, slurm: di
         import submitit
     except ImportError:
         sys.exit("run_full.py needs submitit: pip install -e '.[cluster]' (or pip install submitit)")
+    forget_old_reports(jobs)
     with _own_environment():  # the settings made there are for the workers
         _submit(submitit, jobs, out=out, cluster=cluster, parallel=parallel, slurm=slurm)
+
+
+def forget_old_reports(jobs: list[Job]) -> None:
+    """Remove each job's report of an earlier run (``job.json``) before it is submitted. A job reads as run only by
+    its report: a worker that dies before the job starts writes none, and the earlier run's report, with that
+    run's results beside it, would otherwise be gathered as this run's (a seed record then mixed two versions of
+    a chapter's code)."""
+    for job in jobs:
+        (Path(job.folder) / "job.json").unlink(missing_ok=True)
 
 
 def _submit(submitit, jobs: list[Job], *, out: Path, cluster: str, parallel: int, slurm: dict) -> None:
