@@ -31,7 +31,10 @@ def _isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("VAEBOOK_RESULTS", str(tmp_path / "results"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))  # data checks remembered per test
     monkeypatch.delenv("VAEBOOK_PROFILE", raising=False)
+    vaebook.settings.stop()  # a run started by an earlier test (vb.set_profile) would keep its settings
     torch.manual_seed(0)
+    yield
+    vaebook.settings.stop()
 
 
 # nbval compares a re-run's output with the stored one character by character; the stored cell prints numbers, and

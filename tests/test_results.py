@@ -134,6 +134,9 @@ def test_a_dry_run_is_written_into_the_meta_data_and_the_table_caption(monkeypat
     assert "DRY RUN" in vb.tables.show(table).caption
     monkeypatch.delenv("VAEBOOK_MAX_EPOCHS")
     monkeypatch.delenv("VAEBOOK_MAX_STEPS")
+    vb.record("dry", table=table, x=1.0)  # the run's settings were read once, where it started: still a dry run
+    assert vb.read_record("dry")["meta"]["max_epochs"] == 2
+    vb.set_profile("full")  # a new run reads the environment again
     vb.record("dry", table=table, x=1.0)
     assert vb.read_record("dry")["meta"]["max_epochs"] is None and vb.read_record("dry")["meta"]["max_steps"] is None
     assert "DRY RUN" not in vb.tables.show(table).caption

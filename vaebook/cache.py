@@ -36,6 +36,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from . import settings
+from .settings import LOCK_TIMEOUT_S
+
 __all__ = ["cache_dir", "fingerprint", "code_fingerprint", "code_version", "tensor_digest", "prepare_cache", "training_lock",
            "lock_timeout", "STALE_PART_S", "LOCK_TIMEOUT_S"]
 
@@ -47,16 +50,12 @@ _BY_NAME = ("vaebook", "torch", "numpy", "builtins", "functools", "math", "opera
 
 # A save takes seconds; a .part file this old was left by a process that was killed while saving.
 STALE_PART_S = 600
-# A process training a model touches its lock after every epoch; a waiter gives up after this long without one.
-LOCK_TIMEOUT_S = 3600.0
 
 
 def cache_dir() -> Path:
-    """``$VAEBOOK_CACHE`` (``~`` expanded, as for ``$VAEBOOK_DATA``), else ``~/.cache/vaebook/models``."""
-    if os.environ.get("VAEBOOK_CACHE"):
-        return Path(os.environ["VAEBOOK_CACHE"]).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache) / "vaebook" / "models"
+    """The run's model cache (:mod:`vaebook.settings`): ``$VAEBOOK_CACHE`` (``~`` expanded, as for
+    ``$VAEBOOK_DATA``), else ``~/.cache/vaebook/models``."""
+    return settings.current().cache
 
 
 @lru_cache(maxsize=None)
@@ -210,18 +209,9 @@ def prepare_cache(folder: Path) -> None:
 
 def lock_timeout() -> float:
     """How long a process waits for a model that another process is training, in seconds without progress (the
-    holder touches its lock after every epoch): ``$VAEBOOK_LOCK_TIMEOUT``, else :data:`LOCK_TIMEOUT_S`."""
-    raw = os.environ.get("VAEBOOK_LOCK_TIMEOUT", "").strip()
-    if not raw:
-        return LOCK_TIMEOUT_S
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not value > 0 or not np.isfinite(value):
-        raise ValueError(f"VAEBOOK_LOCK_TIMEOUT={raw!r}: it must be a number of seconds > 0, or unset "
-                         f"(default {LOCK_TIMEOUT_S:g})")
-    return value
+    holder touches its lock after every epoch): the run's ``lock_timeout`` (``$VAEBOOK_LOCK_TIMEOUT``), else
+    :data:`LOCK_TIMEOUT_S`."""
+    return settings.current().lock_timeout
 
 
 @contextlib.contextmanager

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 import urllib.request
 import warnings
@@ -28,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import settings
 from .files import atomic_path, read_json
 from .formats import MAX_IDX_BYTES, DataError, read_cifar10, read_idx, read_idx_bytes, read_npz, read_omniglot_zip, read_svhn_mat
 from .profiles import current_profile
@@ -104,11 +104,9 @@ class ImageSet:
 
 
 def data_root() -> Path:
-    """The folder with one sub-folder per dataset: ``$VAEBOOK_DATA``, else ``~/.cache/vaebook/data``."""
-    if os.environ.get("VAEBOOK_DATA"):
-        return Path(os.environ["VAEBOOK_DATA"]).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache) / "vaebook" / "data"
+    """The folder with one sub-folder per dataset: the run's (:mod:`vaebook.settings`): ``$VAEBOOK_DATA``, else
+    ``~/.cache/vaebook/data``."""
+    return settings.current().data
 
 
 def _md5(path: Path) -> str:

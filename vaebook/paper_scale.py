@@ -37,7 +37,6 @@ import argparse
 import datetime
 import hashlib
 import json
-import os
 import platform
 import statistics
 import subprocess
@@ -52,6 +51,7 @@ import torch
 from torch import Tensor, nn
 
 from . import negative as neg
+from . import settings
 from .aggregate import AggregatePosterior, elbo_surgery
 from .data import load
 from .distributions import ShiftedNormal, StandardNormal
@@ -423,7 +423,7 @@ def _commit() -> str:
             return out.stdout.strip()
     except (OSError, subprocess.SubprocessError):
         pass
-    return os.environ.get("VAEBOOK_COMMIT", "unknown")  # a copy without .git (the device machine): given by the caller
+    return settings.current().commit or "unknown"  # a copy without .git (the device machine): $VAEBOOK_COMMIT
 
 
 def _code_fingerprint() -> str:
@@ -440,7 +440,7 @@ def provenance(device: torch.device, smoke: bool, budget_s: float, fit: dict) ->
             "python": platform.python_version(), "commit": _commit(), "code": _code_fingerprint(),
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "smoke": smoke,
             "budget_s": budget_s, "threads": torch.get_num_threads(), "fit": fit,
-            "data": os.environ.get("VAEBOOK_DATA") if not smoke else "bundled subsets"}
+            "data": str(settings.current().data) if not smoke else "bundled subsets"}
 
 
 def run(out: str | Path, budget_s: float, device: torch.device, smoke: bool = False, only: list[str] | None = None,

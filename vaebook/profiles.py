@@ -1,7 +1,8 @@
 """Scale, device, randomness and progress: the settings every chapter shares.
 
 A chapter's scale comes from its papermill ``parameters`` cell; a parameter
-left at ``None`` takes its value from the profile (``$VAEBOOK_PROFILE``):
+left at ``None`` takes its value from the profile (the run's settings, :mod:`vaebook.settings`:
+``$VAEBOOK_PROFILE`` or the notebook's ``profile`` parameter):
 
 * ``smoke``: the tests, every notebook in seconds, bundled data;
 * ``fast``: the built book on a 2-core CPU, bundled real subsets;
@@ -11,44 +12,46 @@ Used in: every chapter's first cells.
 """
 from __future__ import annotations
 
-import os
 import random
-import re
 import warnings
 from typing import TypeVar
 
 import numpy as np
 import torch
 
+from . import settings as _settings
+from .settings import PROFILES, ParameterError
+
 __all__ = ["PROFILES", "ParameterError", "current_profile", "set_profile", "epochs_cap", "batches_cap", "steps_cap",
            "dry_run_note", "pick", "param", "used_parameter", "run_parameters", "device", "seed_everything", "progress", "show_progress",
            "SEED_MAX"]
 
-PROFILES = ("smoke", "fast", "full")
 T = TypeVar("T")
 
 
 def current_profile(profile: str | None = None) -> str:
-    """``profile`` if given, else ``$VAEBOOK_PROFILE``, else ``"fast"``; checked against :data:`PROFILES`."""
-    p = profile or os.environ.get("VAEBOOK_PROFILE") or "fast"
-    if p not in PROFILES:
-        raise ValueError(f"unknown profile {p!r}: set VAEBOOK_PROFILE (or the notebook's `profile` "
-                         f"parameter) to one of {PROFILES}")
-    return p
+    """``profile`` if given, else the run's (:mod:`vaebook.settings`: ``$VAEBOOK_PROFILE``, default ``"fast"``);
+    checked against :data:`PROFILES`."""
+    if profile is None:
+        return _settings.current().profile
+    if profile not in PROFILES:
+        raise ParameterError(f"unknown profile {profile!r}: set VAEBOOK_PROFILE (or the notebook's `profile` "
+                             f"parameter) to one of {PROFILES}")
+    return profile
 
 
 def set_profile(profile: str | None) -> str:
-    """Make ``profile`` (a notebook's parameter) the profile of this process; None keeps the current one.
-
-    Every later :func:`pick`, :func:`vaebook.load` and :func:`vaebook.record`
-    follows it. Returns the profile in force.
+    """Start this process's run: its settings (:class:`vaebook.settings.Settings`) are built once, from
+    ``profile`` (a notebook's parameter; None: ``$VAEBOOK_PROFILE``, else ``"fast"``) and the environment, and
+    every later :func:`pick`, :func:`vaebook.load`, :func:`vaebook.train_or_load` and :func:`vaebook.record`
+    follows them. Returns the profile in force.
 
     A chapter calls it first, so it is where a run starts: it forgets the parameters of an earlier run in this
     process (:func:`run_parameters`), refuses a papermill parameter that the chapter's parameters cell does not
     define (a typo such as ``-p latnt_dim 3`` would otherwise run with the default and record it as the result),
-    and checks that the results folder is writable, before anything is trained.
+    and checks every ``VAEBOOK_*`` variable and that the results folder is writable, before anything is trained.
     """
-    name = current_profile(profile)
+    run = _settings.start(_settings.Settings.from_environment(profile))
     _PARAMETERS.clear()
     _USED.clear()
     _INJECTED.clear()
@@ -56,19 +59,9 @@ def set_profile(profile: str | None) -> str:
     from .results import check_results_dir  # results imports this module
 
     check_results_dir()
-    os.environ["VAEBOOK_PROFILE"] = name
     if (note := dry_run_note()) is not None:
         _announce_dry_run(note)
-    return name
-
-
-def _cap(variable: str) -> int | None:
-    raw = os.environ.get(variable, "").strip()
-    if not raw:
-        return None
-    if not re.fullmatch(r"[0-9]+", raw) or int(raw) < 1:  # "²" passes str.isdigit() and fails int()
-        raise ParameterError(f"{variable}={raw!r}: it must be a whole number >= 1, or unset for no cap")
-    return int(raw)
+    return run.profile
 
 
 def epochs_cap() -> int | None:
@@ -78,7 +71,7 @@ def epochs_cap() -> int | None:
     step counts cut. :func:`vaebook.train_or_load` trains a capped model under its own cache key, every page
     says so at the top, and :func:`vaebook.record` writes the cap into the run's meta data.
     """
-    return _cap("VAEBOOK_MAX_EPOCHS")
+    return _settings.current().max_epochs
 
 
 def batches_cap() -> int | None:
@@ -87,7 +80,7 @@ def batches_cap() -> int | None:
     With it a model on the full data trains for a few optimiser steps instead of whole passes; the training
     log keeps the seconds per batch, from which ``scripts/run_full.py`` reckons the seconds of a full epoch.
     """
-    return _cap("VAEBOOK_MAX_BATCHES")
+    return _settings.current().max_batches
 
 
 def steps_cap() -> int | None:
@@ -98,15 +91,16 @@ def steps_cap() -> int | None:
     density-ratio classifier, bootstrap resamples. A chapter marks such a parameter with ``steps=True``
     (:func:`param`, :func:`pick`).
     """
-    return _cap("VAEBOOK_MAX_STEPS")
+    return _settings.current().max_steps
 
 
 def dry_run_note() -> str | None:
     """What a dry run cuts, in words (for the page, the table caption and the meta data); None outside one."""
-    cuts = [f"training at {e} epoch(s) ($VAEBOOK_MAX_EPOCHS)" for e in [epochs_cap()] if e is not None]
-    cuts += [f"every epoch at {b} minibatches ($VAEBOOK_MAX_BATCHES)" for b in [batches_cap()] if b is not None]
+    run = _settings.current()
+    cuts = [f"training at {e} epoch(s) ($VAEBOOK_MAX_EPOCHS)" for e in [run.max_epochs] if e is not None]
+    cuts += [f"every epoch at {b} minibatches ($VAEBOOK_MAX_BATCHES)" for b in [run.max_batches] if b is not None]
     cuts += [f"every other step count (importance samples, sampler and optimiser steps, bootstrap resamples) at "
-             f"{s} ($VAEBOOK_MAX_STEPS)" for s in [steps_cap()] if s is not None]
+             f"{s} ($VAEBOOK_MAX_STEPS)" for s in [run.max_steps] if s is not None]
     return "DRY RUN, capped: " + "; ".join(cuts) if cuts else None
 
 
@@ -140,10 +134,6 @@ def pick(value: T | None, *, smoke: T, fast: T, full: T, profile: str | None = N
 
 
 SEED_MAX = 2**32 - 1  # numpy.random.seed's largest
-
-
-class ParameterError(ValueError):
-    """A notebook parameter has a value the chapter cannot use. The message names it and says what it takes."""
 
 
 _KIND_NAMES = {int: ("an integer", "integers"), float: ("a number", "numbers"), bool: ("True or False", "booleans"),
@@ -311,12 +301,8 @@ def _check_injected(history: list[str]) -> dict[str, object]:
 
 def device() -> torch.device:
     """CUDA if present, then Apple's MPS, then the CPU (override with ``$VAEBOOK_DEVICE``, e.g. ``cuda:1``)."""
-    if raw := os.environ.get("VAEBOOK_DEVICE", "").strip():
-        try:
-            chosen = torch.device(raw)
-        except RuntimeError:
-            raise ParameterError(f"VAEBOOK_DEVICE={raw!r} is not a device torch knows: set it to 'cpu', 'cuda', "
-                                 f"'cuda:1' or 'mps', or unset it to take the best one here") from None
+    if (raw := _settings.current().device) is not None:
+        chosen = torch.device(raw)
         if not _available(chosen):
             raise ParameterError(f"VAEBOOK_DEVICE={raw!r}, but this machine has no such device: unset it, or set "
                                  f"it to 'cpu'")
@@ -352,7 +338,7 @@ def seed_everything(seed: int) -> torch.Generator:
 
 def show_progress() -> bool:
     """Progress bars are on unless ``$VAEBOOK_PROGRESS=0`` (the book build sets it: no bars in the HTML)."""
-    return os.environ.get("VAEBOOK_PROGRESS", "1") != "0"
+    return _settings.current().progress
 
 
 def progress(iterable=None, **kwargs):

@@ -22,8 +22,10 @@ import re
 import tempfile
 from pathlib import Path
 
+from . import settings
 from .files import read_json, write_atomic
 from .profiles import batches_cap, current_profile, epochs_cap, run_parameters, steps_cap, used_parameter
+from .settings import book_root
 from .tables import COLUMNS
 
 __all__ = ["ResultsError", "book_root", "results_dir", "record", "read_results", "read_record", "read_file", "glue", "glue_parameters"]
@@ -35,16 +37,10 @@ class ResultsError(ValueError):
     """A value that cannot be recorded, a bad chapter name, or a results file that cannot be read."""
 
 
-def book_root() -> Path:
-    """The book's folder (the one holding ``_toc.yml``) above the working directory; else the working directory."""
-    here = Path.cwd().resolve()
-    return next((folder for folder in (here, *here.parents) if (folder / "_toc.yml").exists()), here)
-
-
 def results_dir() -> Path:
-    if os.environ.get("VAEBOOK_RESULTS"):
-        return Path(os.environ["VAEBOOK_RESULTS"])
-    return book_root() / "_build" / "results"
+    """The run's results folder (:mod:`vaebook.settings`): ``$VAEBOOK_RESULTS``, else ``_build/results`` of the
+    book's folder (the one holding ``_toc.yml``) at or above the working directory where the run started."""
+    return settings.current().results
 
 
 def check_results_dir() -> Path:

@@ -14,7 +14,6 @@ import dataclasses
 import hashlib
 import io
 import json
-import os
 import random
 import re
 import time
@@ -28,6 +27,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from . import settings
 from .cache import cache_dir, code_fingerprint, code_version, fingerprint, prepare_cache, tensor_digest, training_lock
 from .files import WriteError, write_atomic
 from .profiles import batches_cap, epochs_cap, progress, seed_everything
@@ -340,9 +340,9 @@ def _log_training(**entry) -> None:
     dry run's lines into the cost of paper scale (seconds per epoch × the epochs each model asks for; an epoch cut
     to ``batches_run`` of its ``batches_per_epoch`` minibatches is scaled up to a whole one). ``device`` says where
     the model trained, so that seconds measured on a CPU are never read as a GPU's."""
-    if path := os.environ.get("VAEBOOK_TRAINING_LOG"):
+    if path := settings.current().training_log:
         try:
-            with open(os.path.expanduser(path), "a") as f:  # one short write per line: parallel writers do not interleave
+            with open(path, "a") as f:  # one short write per line: parallel writers do not interleave
                 f.write(json.dumps(entry) + "\n")
         except OSError as e:  # written after the save: the model is cached whatever happens here
             warnings.warn(f"the training log {path} (VAEBOOK_TRAINING_LOG) could not be written "

@@ -18,9 +18,10 @@ import html
 import io
 import itertools
 import json
-import os
 import uuid
 from typing import Callable
+
+from . import settings
 
 __all__ = ["explore", "static_mode", "gallery", "MAX_FRAMES"]
 
@@ -28,8 +29,9 @@ MAX_FRAMES = 64  # views drawn for the static page; a sweep with more must be cu
 
 
 def static_mode() -> bool:
-    """Whether controls are drawn for the static book (``$VAEBOOK_STATIC_WIDGETS=1``) rather than live."""
-    return os.environ.get("VAEBOOK_STATIC_WIDGETS", "0") == "1"
+    """Whether controls are drawn for the static book (the run's settings: ``$VAEBOOK_STATIC_WIDGETS=1``) rather
+    than live."""
+    return settings.current().static_widgets
 
 
 def explore(update: Callable[..., None], **controls):
