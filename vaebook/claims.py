@@ -403,13 +403,19 @@ def from_notebook(notebook: Path) -> list[Claim]:
     return _claims(namespace["CLAIMS"])
 
 
+_NUMBER_WORDS = dict(enumerate(("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")))
+
+
 def glue(prefix: str, verdicts: dict) -> None:
-    """Make each verdict's words available to the page as ``{prefix}_verdict_{id}``, and a count of them all as
-    ``{prefix}_verdicts`` ("of its 7 claims, 4 hold, 1 fails and 2 are undecided")."""
+    """Make each verdict's words available to the page as ``{prefix}_verdict_{id}``, a count of them all as
+    ``{prefix}_verdicts`` ("of its 7 claims, 4 hold, 1 fails and 2 are undecided"), and the number of seeds they
+    were decided over, in words, as ``{prefix}_seeds`` ("three")."""
     from .results import glue as _glue
 
     for v in verdicts.values():
         _glue(f"{prefix}_verdict_{v.claim.id}", v.words())
+    seeds = max((len(v.margins) for v in verdicts.values()), default=0)
+    _glue(f"{prefix}_seeds", _NUMBER_WORDS.get(seeds, f"{seeds:,}"))
     n = len(verdicts)
     counts = [(sum(v.state == s for v in verdicts.values()), s) for s in (HOLDS, FAILS, UNDECIDED)]
     words = {HOLDS: ("holds", "hold"), FAILS: ("fails", "fail"), UNDECIDED: ("is undecided", "are undecided")}
