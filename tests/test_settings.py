@@ -61,11 +61,40 @@ def test_explicit_settings_are_used_inside_their_block_and_restored_after(tmp_pa
         Settings(max_epochs=0)
 
 
+def test_a_settings_object_checks_its_fields(tmp_path):
+    assert Settings(cache=str(tmp_path)).cache == tmp_path  # a folder given as text is a path
+    for field, value, message in [("progress", "0", "progress = '0': it must be True or False"),
+                                  ("results", None, "results = None: it must be a path"),
+                                  ("device", "bogus", "device = 'bogus' is not a device torch knows"),
+                                  ("lock_timeout", True, "lock_timeout = True")]:
+        with pytest.raises(SettingsError, match=message):
+            Settings(**{field: value})
+
+
+def test_a_refused_run_leaves_no_settings_behind(tmp_path, monkeypatch):
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("VAEBOOK_RESULTS", str(tmp_path / "file" / "results"))
+    with pytest.raises(vb.ResultsError, match="is not writable"):
+        vb.set_profile("full")
+    monkeypatch.setenv("VAEBOOK_RESULTS", str(tmp_path / "ok"))
+    assert vb.current_profile() == "fast" and vb.results.results_dir() == tmp_path / "ok"
+
+
+def test_a_relative_folder_is_fixed_where_the_run_starts(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("VAEBOOK_RESULTS", "results")
+    vb.set_profile("smoke")
+    monkeypatch.chdir(tmp_path.parent)
+    assert vb.results.results_dir() == tmp_path / "results"
+
+
 def test_the_library_reads_no_vaebook_variable_outside_the_settings_module():
-    """Only vaebook.settings reads os.environ (vaebook.runtime: the OpenMP variables, before torch loads)."""
+    """Only vaebook.settings reads the environment (vaebook.runtime: the OpenMP variables, before torch loads)."""
     readers = set()
-    for path in Path(vb.__file__).parent.glob("*.py"):
+    for path in Path(vb.__file__).parent.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv"):
+            if (isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "environb")) or \
+                    (isinstance(node, ast.ImportFrom) and node.module == "os"
+                     and {a.name for a in node.names} & {"environ", "getenv", "environb"}):
                 readers.add(path.stem)
     assert readers <= {"settings", "runtime"}, readers

@@ -440,7 +440,7 @@ def provenance(device: torch.device, smoke: bool, budget_s: float, fit: dict) ->
             "python": platform.python_version(), "commit": _commit(), "code": _code_fingerprint(),
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "smoke": smoke,
             "budget_s": budget_s, "threads": torch.get_num_threads(), "fit": fit,
-            "data": str(settings.current().data) if not smoke else "bundled subsets"}
+            "data": str(settings.current().data).replace(str(Path.home()), "~") if not smoke else "bundled subsets"}
 
 
 def run(out: str | Path, budget_s: float, device: torch.device, smoke: bool = False, only: list[str] | None = None,

@@ -51,14 +51,17 @@ def set_profile(profile: str | None) -> str:
     define (a typo such as ``-p latnt_dim 3`` would otherwise run with the default and record it as the result),
     and checks every ``VAEBOOK_*`` variable and that the results folder is writable, before anything is trained.
     """
-    run = _settings.start(_settings.Settings.from_environment(profile))
+    run = _settings.Settings.from_environment(profile)
     _PARAMETERS.clear()
     _USED.clear()
     _INJECTED.clear()
     _INJECTED.update(_check_injected(_input_history()))
     from .results import check_results_dir  # results imports this module
 
-    check_results_dir()
+    with run.use():  # checked before they become the run's: a refused run leaves no settings behind
+        check_results_dir()
+        device()
+    _settings.start(run)
     if (note := dry_run_note()) is not None:
         _announce_dry_run(note)
     return run.profile

@@ -6,7 +6,8 @@ values (finite numbers by name) and the chapter's reproduction table (rows with 
 :mod:`vaebook.tables`; the scorecard reads them). A chapter records once, at its end; the
 file is replaced as a whole and atomically, so a reader (another process, a test) sees the previous
 run's file or this run's, never a mixture and never values without their meta data. The folder is
-``$VAEBOOK_RESULTS``, else ``_build/results`` at the repository root (found from the working directory).
+``$VAEBOOK_RESULTS``, else ``_build/results`` at the repository root (found from the working directory where the
+run started: :mod:`vaebook.settings`).
 
 Used in: every chapter's last cells; ``tests/test_claims.py`` reads the files.
 """

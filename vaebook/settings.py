@@ -9,9 +9,10 @@ code that reads them. It checks every one, so a bad value fails where the run st
 A chapter builds its settings once, in its first cell: :func:`vaebook.set_profile` makes
 ``Settings.from_environment(profile)`` the process's current settings (:func:`current`), and every library function
 reads them from there. Changing a variable afterwards changes nothing in that run. A script or a test can pass
-its own explicitly::
+its own explicitly, the environment's with some fields replaced (a ``Settings`` built from its fields alone takes
+their defaults, not the environment's)::
 
-    with vb.Settings(profile="smoke", cache=Path("/tmp/models")).use():
+    with vb.Settings.from_environment("smoke").replace(cache=Path("/tmp/models")).use():
         vae, history = vb.train_or_load(...)
 
 Outside a started run (a script that never calls ``set_profile``) :func:`current` reads the environment afresh
@@ -87,6 +88,17 @@ class Settings:
     commit: str | None = None
 
     def __post_init__(self):
+        for name in ("cache", "results", "data", "training_log"):  # a folder given as text is taken as a path
+            value = getattr(self, name)
+            if isinstance(value, str):
+                object.__setattr__(self, name, Path(value))
+            elif not isinstance(value, Path) and not (value is None and name == "training_log"):
+                raise SettingsError(f"{name} = {value!r}: it must be a path")
+        for name in ("progress", "static_widgets"):
+            if not isinstance(getattr(self, name), bool):
+                raise SettingsError(f"{name} = {getattr(self, name)!r}: it must be True or False")
+        if self.device is not None:
+            _device("device", self.device)
         if self.profile not in PROFILES:
             raise SettingsError(f"unknown profile {self.profile!r}: set VAEBOOK_PROFILE (or the notebook's `profile` "
                                 f"parameter) to one of {PROFILES}")
@@ -94,7 +106,8 @@ class Settings:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise SettingsError(f"{name} = {value!r}: a cap is a whole number >= 1, or None for no cap")
-        if not (isinstance(self.lock_timeout, (int, float)) and self.lock_timeout > 0 and math.isfinite(self.lock_timeout)):
+        if (isinstance(self.lock_timeout, bool) or not isinstance(self.lock_timeout, (int, float))
+                or not self.lock_timeout > 0 or not math.isfinite(self.lock_timeout)):
             raise SettingsError(f"lock_timeout = {self.lock_timeout!r}: it must be a number of seconds > 0")
 
     @classmethod
@@ -106,8 +119,8 @@ class Settings:
         def text(variable: str) -> str:
             return env.get(variable, "").strip()
 
-        def folder(variable: str) -> Path | None:
-            return Path(text(variable)).expanduser() if text(variable) else None
+        def folder(variable: str) -> Path | None:  # absolute: fixed where the run starts, whatever its working folder later
+            return Path(text(variable)).expanduser().absolute() if text(variable) else None
 
         caps = {name: _cap(variable, text(variable)) for name, variable in
                 (("max_epochs", "VAEBOOK_MAX_EPOCHS"), ("max_batches", "VAEBOOK_MAX_BATCHES"),
@@ -116,7 +129,7 @@ class Settings:
                    cache=folder("VAEBOOK_CACHE") or _default_cache(env, "models"),
                    results=folder("VAEBOOK_RESULTS") or book_root() / "_build" / "results",
                    data=folder("VAEBOOK_DATA") or _default_cache(env, "data"),
-                   device=_device(text("VAEBOOK_DEVICE")),
+                   device=_device("VAEBOOK_DEVICE", text("VAEBOOK_DEVICE")),
                    progress=_flag("VAEBOOK_PROGRESS", text("VAEBOOK_PROGRESS"), default=True),
                    static_widgets=_flag("VAEBOOK_STATIC_WIDGETS", text("VAEBOOK_STATIC_WIDGETS"), default=False),
                    training_log=folder("VAEBOOK_TRAINING_LOG"),
@@ -167,15 +180,16 @@ def _seconds(variable: str, raw: str) -> float:
     return value
 
 
-def _device(raw: str) -> str | None:
+def _device(variable: str, raw: str) -> str | None:
     if not raw:
         return None
     import torch  # only here: vaebook.runtime must prepare OpenMP before torch loads
 
     try:
         torch.device(raw)
-    except RuntimeError:
-        raise SettingsError(f"VAEBOOK_DEVICE={raw!r} is not a device torch knows: set it to 'cpu', 'cuda', "
+    except (RuntimeError, TypeError):
+        said = f"{variable}={raw!r}" if variable.isupper() else f"{variable} = {raw!r}"
+        raise SettingsError(f"{said} is not a device torch knows: set it to 'cpu', 'cuda', "
                             f"'cuda:1' or 'mps', or unset it to take the best one here") from None
     return raw
 
