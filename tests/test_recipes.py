@@ -48,7 +48,7 @@ def test_the_profiles_choose_the_papers_settings_in_full_and_a_cpu_budget_elsewh
     monkeypatch.setenv("VAEBOOK_PROFILE", "fast")
     fast = GreyVAE.for_profile()
     assert isinstance(fast.nets, vb.MLPNets) and fast.epochs == 10 and fast.batch_size == 64
-    assert PAERecipe.for_profile() == PAERecipe("conv", "mlp", 7, 15)
+    assert PAERecipe.for_profile() == PAERecipe("conv", "mlp", 5, 15)
 
 
 def test_a_recipe_refuses_nets_it_does_not_know():

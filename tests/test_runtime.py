@@ -1,7 +1,10 @@
-"""OpenMP settings are in place before torch loads, and a reader's own choice wins."""
+"""OpenMP settings are in place before torch loads, and a reader's own choice wins; denormal floats are flushed."""
 import os
+import platform
 import subprocess
 import sys
+
+import pytest
 
 from vaebook import runtime
 
@@ -39,3 +42,45 @@ def test_a_thread_count_that_is_not_a_number_is_named_not_an_import_crash():
     assert out.returncode == 0, out.stderr  # "²".isdigit() is True, and int("²") raised inside `import vaebook`
     assert "OMP_NUM_THREADS='²' is not a whole number >= 1" in out.stderr
     assert out.stdout.split() == ["PASSIVE", str(runtime.usable_cpus())]
+
+
+FLUSH_PROBE = ("import vaebook, torch; from concurrent.futures import ThreadPoolExecutor; torch.set_num_threads(2); "
+               "tiny = torch.full((4096,), 1e-39); "  # denormal in float32
+               "print(vaebook.runtime.flushes_denormals(), (tiny * 1.0).sum().item() == 0.0, "
+               "ThreadPoolExecutor(1).submit(vaebook.runtime.flushes_denormals).result())")
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="torch flushes denormals on x86 only")
+def test_importing_vaebook_flushes_denormals_in_its_threads_and_the_threads_they_start():
+    out = subprocess.run([sys.executable, "-c", FLUSH_PROBE], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "True", "True"]
+
+
+def test_a_model_trained_with_denormals_flushed_has_another_key_and_no_other_change():
+    """The setting is part of the cache key; at normal magnitudes it changes nothing: a short run (too short for
+    denormals to appear) gives the same weights both ways."""
+    import torch
+
+    import vaebook as vb
+
+    def build():
+        torch.manual_seed(0)
+        enc, dec = vb.MLPNets((32,))(2, 1)
+        return vb.VAE(vb.Encoder(enc), vb.Decoder(dec, vb.Bernoulli()), vb.StandardNormal(2))
+
+    x = torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    config = vb.FitConfig(epochs=2, batch_size=16)
+    weights, keys = {}, {}
+    try:
+        for flush in (False, True):
+            torch.set_flush_denormal(flush)
+            if runtime.flushes_denormals() != flush:
+                pytest.skip("this CPU cannot flush denormals")
+            model = build()
+            keys[flush] = vb.train.model_key("m", model, x, config)
+            vb.fit(model.loss, model.parameters(), x, epochs=2, batch_size=16, generator=torch.Generator().manual_seed(0))
+            weights[flush] = model.state_dict()
+    finally:
+        runtime.flush_denormals()
+    assert keys[False] != keys[True]
+    assert all(torch.equal(weights[False][k], weights[True][k]) for k in weights[True])

@@ -28,4 +28,6 @@ from .tables import reproduction_table, row
 from .train import FitConfig, fit, train_or_load
 from .vae import VAE, Decoder, Encoder, FlowEncoder, bits_per_dim, kl
 
+runtime.flush_denormals()  # arithmetic on denormal floats is many times slower on x86 (see vaebook.runtime)
+
 __version__ = "0.1.0"

@@ -153,7 +153,7 @@ class PAERecipe:
 
     ENCODER = {"smoke": "conv", "fast": "conv", "full": "conv"}
     DECODER = {"smoke": "mlp", "fast": "mlp", "full": "conv"}
-    AE_EPOCHS = {"smoke": 1, "fast": 7, "full": 100}
+    AE_EPOCHS = {"smoke": 1, "fast": 5, "full": 100}
     FLOW_EPOCHS = {"smoke": 1, "fast": 15, "full": 300}
     N_TRAIN = {"smoke": 600, "fast": 8000, "full": 60000}  # training images, the last N_VAL of them for σ
     N_VAL = {"smoke": 100, "fast": 1000, "full": 5000}

@@ -1,4 +1,5 @@
-"""How the book's code shares the CPU: OpenMP threads that wait passively, as many as this process may use.
+"""How the book's code uses the CPU: OpenMP threads that wait passively, as many as this process may use, and
+denormal floats flushed to zero.
 
 PyTorch's CPU build runs each parallel region on OpenMP threads. By default a thread that has finished its
 share *spins* until the next region starts. On an idle machine that saves a few microseconds per region; on a
@@ -13,7 +14,18 @@ The OpenMP runtime reads its variables once, when it starts, i.e. when ``torch``
 does nothing once ``torch`` is loaded. The Makefile, the tests and ``scripts/run_full.py`` set the same
 variables for the processes they start (``environment``).
 
-Used in: every chapter (through ``import vaebook``), the book build, the tests, ``bench/cpu_contention.py``.
+**Denormals.** A float32 smaller than about 1.2e-38 is *denormal*, and x86 CPUs do arithmetic on such numbers many
+times more slowly. Training makes them: the Adam moments of a weight whose gradient is zero (a first-layer weight
+of a pixel that is black in every training image) shrink by a constant factor every step and are denormal after
+some 800 steps. Chapter 1's main model took 1.6 times as long over its 10 epochs with them as with them flushed to
+zero (``bench/denormals.py``), its later epochs more than its first. :func:`flush_denormals`, which
+``vaebook/__init__.py`` calls once torch is loaded, sets the CPU to flush them; it changes only numbers below
+1.2e-38, which the book's code never needs (small probabilities are kept as logarithms). A thread inherits the
+setting from the thread that starts it, so torch's OpenMP threads, started later, have it too. The setting is part
+of every model's cache key (:func:`flushes_denormals`), so a model trained one way is never loaded for the other.
+
+Used in: every chapter (through ``import vaebook``), the book build, the tests, ``bench/cpu_contention.py``,
+``bench/denormals.py``.
 """
 from __future__ import annotations
 
@@ -24,7 +36,7 @@ import sys
 import warnings
 from pathlib import Path
 
-__all__ = ["usable_cpus", "environment", "prepare"]
+__all__ = ["usable_cpus", "environment", "prepare", "flush_denormals", "flushes_denormals"]
 
 
 def usable_cpus() -> int:
@@ -66,3 +78,18 @@ def prepare() -> bool:
     for key, value in environment(count).items():
         os.environ.setdefault(key, value)
     return True
+
+
+def flush_denormals() -> bool:
+    """Make this thread, and the threads it starts from now on, treat denormal floats as zero (see the module's
+    docstring). Returns False where the CPU cannot (torch's ``set_flush_denormal``: x86 with SSE3 can)."""
+    import torch
+
+    return torch.set_flush_denormal(True)
+
+
+def flushes_denormals() -> bool:
+    """Whether this thread's arithmetic flushes denormal floats to zero: part of a trained model's cache key."""
+    import torch
+
+    return (torch.tensor(1e-39) * 1.0).item() == 0.0  # 1e-39 is denormal in float32

@@ -31,6 +31,7 @@ from . import settings
 from .cache import cache_dir, code_fingerprint, code_version, fingerprint, prepare_cache, tensor_digest, training_lock
 from .files import WriteError, write_atomic
 from .profiles import batches_cap, epochs_cap, progress, seed_everything
+from .runtime import flushes_denormals
 
 __all__ = ["fit", "FitConfig", "train_or_load", "model_key"]
 
@@ -148,6 +149,8 @@ def _key_parts(model, data, config, loss, on_epoch, max_batches) -> dict:
              "fit": code_fingerprint(fit), "default_loss": code_fingerprint(_default_loss)}
     if max_batches is not None:  # a dry run's cut epochs: never taken for the model trained on whole ones
         parts["max_batches"] = max_batches
+    if flushes_denormals():  # trained with denormal floats flushed to zero (vaebook.runtime): another rounding
+        parts["denormals"] = "flushed"
     return parts
 
 

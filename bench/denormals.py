@@ -1,0 +1,67 @@
+"""Seconds per epoch of chapter 1's VAE with denormal floats kept, and flushed to zero (what ``import vaebook`` does).
+
+    python -m bench.denormals [--epochs 10] [--json bench/results/denormals.json]
+
+A float32 below 1.2e-38 is *denormal*; on x86 CPUs arithmetic that meets one is many times slower. Training makes
+them: a weight whose gradient is zero (a first-layer weight of a pixel that is black in every training image) has
+Adam moments that shrink geometrically, by 0.9 per step for the first, and after some 800 steps they are denormal.
+So the first epochs of a model are fast and the later ones slow, which a 3-epoch benchmark
+(``bench/train_throughput.py``) does not see. This trains chapter 1's main model (MLP 512-256, latent 10, Bernoulli,
+Adam, batch 64, 10,000 Fashion-MNIST images) on one thread, once each way, and prints the seconds of every epoch.
+Flushing changes only the rounding of numbers smaller than 1.2e-38; the cache keys say which way a model was trained
+(``vaebook.train``), so the two are never mixed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import time
+from functools import partial
+from pathlib import Path
+
+import torch
+
+import vaebook as vb
+from vaebook import runtime
+
+
+def epoch_seconds(x: torch.Tensor, epochs: int, flush: bool) -> list[float]:
+    torch.set_flush_denormal(flush)  # this thread only: the run uses one thread
+    assert runtime.flushes_denormals() == flush
+    torch.manual_seed(0)
+    enc, dec = vb.MLPNets((512, 256))(10, 1)
+    vae = vb.VAE(vb.Encoder(enc), vb.Decoder(dec, vb.Bernoulli()), vb.StandardNormal(10))
+    times = [time.perf_counter()]
+    vb.fit(vae.loss, vae.parameters(), x, epochs=epochs, batch_size=64, optimizer=partial(torch.optim.Adam, lr=1e-3),
+           generator=torch.Generator().manual_seed(0), on_epoch=lambda e: times.append(time.perf_counter()))
+    return [round(b - a, 3) for a, b in zip(times, times[1:])]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--n", type=int, default=10000)
+    ap.add_argument("--json", type=Path, default=None, help="also write the results here")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    with vb.Settings.from_environment("fast", os.environ).replace(progress=False).use():
+        x = vb.load("fashion-mnist", "train", args.n).tensor()
+        runs = {"kept": epoch_seconds(x, args.epochs, flush=False), "flushed": epoch_seconds(x, args.epochs, flush=True)}
+    torch.set_flush_denormal(True)  # as vaebook left it
+    for name, seconds in runs.items():
+        print(f"denormals {name:8s} {sum(seconds):6.1f} s: " + " ".join(f"{s:.2f}" for s in seconds))
+    speedup = sum(runs["kept"]) / sum(runs["flushed"])
+    print(f"speed-up {speedup:.2f}x over {args.epochs} epochs; last epoch {runs['kept'][-1] / runs['flushed'][-1]:.2f}x")
+    if args.json:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+        args.json.write_text(json.dumps({"benchmark": "bench.denormals", "commit": commit, "machine": platform.processor()
+                                         or platform.machine(), "torch": torch.__version__, "epochs": args.epochs,
+                                         "images": args.n, "seconds_per_epoch": runs, "speedup": round(speedup, 3)},
+                                        indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
