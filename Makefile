@@ -81,6 +81,7 @@ seeds: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.train_throughput
+	$(BIN)/python -m bench.denormals --json bench/results/denormals.json
 	$(BIN)/python -m bench.cpu_contention
 	$(BIN)/python -m bench.machine_speed
 	$(BIN)/python -m bench.quadratic_memory

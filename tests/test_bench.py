@@ -1,6 +1,7 @@
 """The benchmarks run: the throughput loops train the same model the same way, the quadratic-memory and GPU-step
 benchmarks run and report."""
 import json
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -84,6 +85,18 @@ def test_the_bootstrap_benchmark_compares_the_two_paths(tmp_path):
     for kind in ("without ties", "with ties (scores rounded to 2 decimals)"):
         assert result[kind]["auroc"]["largest difference of the interval ends"] < 1e-12
         assert result[kind]["aupr"]["largest difference of the interval ends"] < 1e-12
+
+
+def test_the_denormals_benchmark_times_both_ways_and_leaves_them_flushed(tmp_path):
+    from vaebook import runtime
+
+    out = tmp_path / "d.json"
+    subprocess.run([sys.executable, "-m", "bench.denormals", "--epochs", "2", "--n", "300", "--json", str(out)],
+                   cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, check=True)
+    result = json.loads(out.read_text())
+    assert {k: len(v) for k, v in result["seconds_per_epoch"].items()} == {"kept": 2, "flushed": 2}
+    assert result["speedup"] > 0 and result["commit"]
+    assert runtime.flushes_denormals() or platform.machine() not in ("x86_64", "AMD64")
 
 
 def test_the_chapters_keep_short_cells_no_copied_helper_and_every_setting_in_the_parameters_cell():
