@@ -87,16 +87,14 @@ def test_the_bootstrap_benchmark_compares_the_two_paths(tmp_path):
         assert result[kind]["aupr"]["largest difference of the interval ends"] < 1e-12
 
 
-def test_the_denormals_benchmark_times_both_ways_and_leaves_them_flushed(tmp_path):
-    from vaebook import runtime
-
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "aarch64"), reason="torch flushes denormals on x86 and AArch64")
+def test_the_denormals_benchmark_times_both_ways(tmp_path):
     out = tmp_path / "d.json"
     subprocess.run([sys.executable, "-m", "bench.denormals", "--epochs", "2", "--n", "300", "--json", str(out)],
                    cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, check=True)
     result = json.loads(out.read_text())
     assert {k: len(v) for k, v in result["seconds_per_epoch"].items()} == {"kept": 2, "flushed": 2}
     assert result["speedup"] > 0 and result["commit"]
-    assert runtime.flushes_denormals() or platform.machine() not in ("x86_64", "AMD64")
 
 
 def test_the_chapters_keep_short_cells_no_copied_helper_and_every_setting_in_the_parameters_cell():

@@ -14,15 +14,18 @@ The OpenMP runtime reads its variables once, when it starts, i.e. when ``torch``
 does nothing once ``torch`` is loaded. The Makefile, the tests and ``scripts/run_full.py`` set the same
 variables for the processes they start (``environment``).
 
-**Denormals.** A float32 smaller than about 1.2e-38 is *denormal*, and x86 CPUs do arithmetic on such numbers many
-times more slowly. Training makes them: the Adam moments of a weight whose gradient is zero (a first-layer weight
-of a pixel that is black in every training image) shrink by a constant factor every step and are denormal after
-some 800 steps. Chapter 1's main model took 1.6 times as long over its 10 epochs with them as with them flushed to
-zero (``bench/denormals.py``), its later epochs more than its first. :func:`flush_denormals`, which
-``vaebook/__init__.py`` calls once torch is loaded, sets the CPU to flush them; it changes only numbers below
-1.2e-38, which the book's code never needs (small probabilities are kept as logarithms). A thread inherits the
-setting from the thread that starts it, so torch's OpenMP threads, started later, have it too. The setting is part
-of every model's cache key (:func:`flushes_denormals`), so a model trained one way is never loaded for the other.
+**Denormals.** A float32 smaller than about 1.2e-38 in magnitude is *denormal* (float64: 2.2e-308), and x86 CPUs
+do arithmetic on such numbers many times more slowly. Training makes them: when a ReLU unit stops firing, the
+gradients of its weights become zero and Adam's first moments of those weights shrink by 0.9 a step, into the
+denormal range some 800 steps later. After 5 epochs of chapter 1's main model, about half of the first layer's
+first moments were denormal, and its later epochs took up to 2.7 times as long as its first; over its 10 epochs
+it took 1.76 times as long as with denormals flushed to zero (``bench/denormals.py``). :func:`flush_denormals`,
+which ``vaebook/__init__.py`` calls once torch is loaded, sets the CPU to flush them: every denormal, whether a
+result or an operand, is read and written as zero, so what is computed from one changes too (its logarithm is
+-inf). The book's code never relies on numbers that small: small probabilities are kept as logarithms. On Linux a
+thread inherits the setting from the thread that starts it, so torch's OpenMP threads have it too, provided they
+start after ``import vaebook``. The setting is part of every model's cache key (:func:`flushes_denormals`), so a
+model trained one way is never loaded for the other.
 
 Used in: every chapter (through ``import vaebook``), the book build, the tests, ``bench/cpu_contention.py``,
 ``bench/denormals.py``.
@@ -81,8 +84,9 @@ def prepare() -> bool:
 
 
 def flush_denormals() -> bool:
-    """Make this thread, and the threads it starts from now on, treat denormal floats as zero (see the module's
-    docstring). Returns False where the CPU cannot (torch's ``set_flush_denormal``: x86 with SSE3 can)."""
+    """Make this thread, and (on Linux) the threads it starts from now on, treat denormal floats as zero (see the
+    module's docstring). Returns False where the CPU cannot (torch's ``set_flush_denormal``: x86 with SSE3 and
+    AArch64 can)."""
     import torch
 
     return torch.set_flush_denormal(True)
