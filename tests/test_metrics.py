@@ -45,9 +45,9 @@ def test_bootstrap_interval_covers_the_estimate_and_shrinks_with_more_data():
 
 
 @pytest.mark.parametrize("ties", [False, True])
-@pytest.mark.parametrize("metric", [vb.auroc, vb.metrics.aupr])
+@pytest.mark.parametrize("metric", [vb.auroc, vb.metrics.aupr, vb.metrics.fpr_at_tpr])
 def test_bootstrap_scores_all_resamples_at_once_as_one_call_per_resample_would(metric, ties):
-    # bootstrap_ci computes AUROC and AUPR for every resample in one array; without that shortcut it calls the
+    # bootstrap_ci computes AUROC, AUPR and FPR95 for every resample in one array; without that shortcut it calls the
     # metric itself (sklearn) once per resample, on the same resamples. Ties (rounded scores) test the shared ranks.
     rng = np.random.default_rng(1)
     s_in, s_out = rng.normal(size=300), rng.normal(size=170) + 0.4

@@ -54,7 +54,7 @@ def bootstrap_ci(metric: Callable, score_in, score_out, n_boot: int = 200, level
     """A percentile bootstrap interval of ``metric(score_in, score_out)``: inliers and outliers resampled with
     replacement, each set on its own, ``n_boot`` times.
 
-    For :func:`auroc` and :func:`aupr` the ``n_boot`` resamples are scored at once, as rows of one array
+    For :func:`auroc`, :func:`aupr` and :func:`fpr_at_tpr` the ``n_boot`` resamples are scored at once, as rows of one array
     (:data:`_MANY`); the resamples are the same and the values agree with one call per resample to within
     rounding (tested); measured in bench/RESULTS.md (bench/bootstrap_speed.py)."""
     labels, scores = _labels_scores(score_in, score_out)
@@ -95,6 +95,12 @@ def _aupr_many(s_in: np.ndarray, s_out: np.ndarray) -> np.ndarray:
     return (positive * np.take_along_axis(precision, group_end, axis=1)).sum(axis=1) / s_out.shape[1]
 
 
+def _fpr_many(s_in: np.ndarray, s_out: np.ndarray, tpr: float = 0.95) -> np.ndarray:
+    """:func:`fpr_at_tpr` of each row pair: each row's inlier quantile as its threshold."""
+    threshold = np.quantile(s_in, tpr, axis=1, keepdims=True)
+    return (s_out <= threshold).mean(axis=1)
+
+
 def roc_curve(score_in, score_out) -> tuple[np.ndarray, np.ndarray]:
     """False- and true-positive rates of the same convention, for plotting."""
     fpr, tpr, _ = _roc_curve(*_labels_scores(score_in, score_out))
@@ -120,5 +126,5 @@ def logsumexp_chunked(fn: Callable[[slice], Tensor], n: int, chunk: int = 4096) 
     return total if total is not None else torch.tensor(-math.inf)
 
 
-_MANY = {auroc: _auroc_many, aupr: _aupr_many}
+_MANY = {auroc: _auroc_many, aupr: _aupr_many, fpr_at_tpr: _fpr_many}
 """Metrics that :func:`bootstrap_ci` computes for all its resamples at once."""

@@ -149,8 +149,9 @@ def _key_parts(model, data, config, loss, on_epoch, max_batches) -> dict:
              "fit": code_fingerprint(fit), "default_loss": code_fingerprint(_default_loss)}
     if max_batches is not None:  # a dry run's cut epochs: never taken for the model trained on whole ones
         parts["max_batches"] = max_batches
-    if flushes_denormals():  # trained with denormal floats flushed to zero (vaebook.runtime): another rounding
-        parts["denormals"] = "flushed"
+    on_cpu = (data if isinstance(data, Tensor) else data[0]).device.type == "cpu"
+    if on_cpu and flushes_denormals():  # trained with denormal floats flushed to zero (vaebook.runtime): another
+        parts["denormals"] = "flushed"  # rounding; a GPU's arithmetic does not depend on the CPU's setting
     return parts
 
 
