@@ -171,3 +171,14 @@ def test_a_stale_or_corrupt_seed_record_says_what_to_run(tmp_path):
     path.write_text("[1, 2")
     with pytest.raises(ValueError, match="seed record .* is corrupt"):
         vc.seed_record("07_novel_examples", path)
+
+
+def test_a_scope_status_says_in_part_only_where_a_claim_holds():
+    from vaebook.claims import FAILS, HOLDS, UNDECIDED, Verdict, status
+
+    def v(state):
+        return Verdict(None, state, [])
+
+    assert status([v(HOLDS), v(HOLDS)]) == "reproduced"
+    assert status([v(HOLDS), v(FAILS), v(UNDECIDED)]) == "in part: of 3 claims, 1 holds, 1 fails, 1 is undecided"
+    assert status([v(FAILS), v(UNDECIDED), v(UNDECIDED)]) == "not reproduced: of 3 claims, 1 fails, 2 are undecided"

@@ -436,7 +436,8 @@ def status(verdicts: list[Verdict]) -> str:
         return "undecided over seeds"
     words = {HOLDS: ("holds", "hold"), FAILS: ("fails", "fail"), UNDECIDED: ("is undecided", "are undecided")}
     parts = [f"{k} {words[state][k != 1]}" for state, k in counts.items() if k]
-    return f"in part: of {n} claims, " + ", ".join(parts)
+    lead = "in part" if counts[HOLDS] else "not reproduced"  # "in part" only where something holds
+    return f"{lead}: of {n} claims, " + ", ".join(parts)
 
 
 def table(chapter: str, claims, values: dict | None = None, path: Path | None = None):
