@@ -27,7 +27,7 @@ import vaebook as vb
 
 
 def epoch_seconds(x: torch.Tensor, epochs: int, flush: bool) -> list[float]:
-    if torch.set_flush_denormal(flush) != flush and flush:  # this thread only: the run uses one thread
+    if not torch.set_flush_denormal(flush) and flush:  # this thread only: the run uses one thread
         raise SystemExit("this CPU cannot flush denormals (torch.set_flush_denormal): nothing to compare")
     torch.manual_seed(0)
     enc, dec = vb.MLPNets((512, 256))(10, 1)
