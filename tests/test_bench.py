@@ -87,6 +87,14 @@ def test_the_bootstrap_benchmark_compares_the_two_paths(tmp_path):
         assert result[kind]["aupr"]["largest difference of the interval ends"] < 1e-12
 
 
+def test_the_pae_scores_benchmark_finds_one_pass_the_same_numbers(tmp_path):
+    out = tmp_path / "p.json"
+    subprocess.run([sys.executable, "-m", "bench.pae_scores", "--n", "300", "--repeats", "1", "--json", str(out)],
+                   cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, check=True)
+    result = json.loads(out.read_text())
+    assert all(result[k]["bit for bit the same"] for k in ("K = 4", "K = 64"))
+
+
 @pytest.mark.skipif(platform.machine() not in ("x86_64", "aarch64"), reason="torch flushes denormals on x86 and AArch64")
 def test_the_denormals_benchmark_times_both_ways(tmp_path):
     out = tmp_path / "d.json"

@@ -173,6 +173,17 @@ def test_a_stale_or_corrupt_seed_record_says_what_to_run(tmp_path):
         vc.seed_record("07_novel_examples", path)
 
 
+def test_seed_values_quote_every_seed_or_their_span_and_name_a_missing_value(tmp_path):
+    path = tmp_path / "seeds.json"
+    assert vc.seed_values("07_novel_examples", "x", path=path) == "not yet run"
+    runs = [{"x": 0.591, "share": 0.41}, {"x": 0.684, "share": 0.63}, {"x": 0.372, "share": 0.5}]
+    path.write_text(json.dumps({"format": 2, "chapters": {"07_novel_examples": {"fingerprint": "f", "values": runs}}}))
+    assert vc.seed_values("07_novel_examples", "x", path=path) == "0.59, 0.68, 0.37"
+    assert vc.seed_values("07_novel_examples", "share", "{:.0%}", span=True, path=path) == "41% to 63%"
+    with pytest.raises(KeyError, match="record no value 'y'"):
+        vc.seed_values("07_novel_examples", "y", path=path)
+
+
 def test_a_scope_status_says_in_part_only_where_a_claim_holds():
     from vaebook.claims import FAILS, HOLDS, UNDECIDED, Verdict, status
 

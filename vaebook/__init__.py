@@ -23,7 +23,7 @@ from .profiles import (ParameterError, batches_cap, current_profile, device, epo
                        run_parameters, seed_everything, set_profile, steps_cap)
 from .results import ResultsError, glue, glue_parameters, read_record, read_results, record
 from .settings import Settings
-from .scores import KL, BitsPerDim, NegativeLogLikelihood, Score, ood_scores
+from .scores import KL, BitsPerDim, NegativeLogLikelihood, PAEScores, Score, ood_scores
 from .tables import reproduction_table, row
 from .train import FitConfig, fit, train_or_load
 from .vae import VAE, Decoder, Encoder, FlowEncoder, bits_per_dim, kl

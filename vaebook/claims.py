@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 __all__ = ["Paper", "Ours", "Claim", "Verdict", "RULE", "verdicts", "verdict", "contradiction", "fingerprint",
-           "seed_record", "stale", "from_notebook", "glue", "status", "table", "SEEDS_FILE"]
+           "seed_record", "seed_values", "stale", "from_notebook", "glue", "status", "table", "SEEDS_FILE"]
 
 MIN_SEEDS = 3   # fewer seeds decide nothing
 SPREADS = 2.0   # the mean margin must be this many noises from zero
@@ -355,6 +355,20 @@ def seed_record(chapter: str, path: Path | None = None) -> dict:
     except (ValueError, AttributeError) as e:
         raise ValueError(f"the seed record {path} is corrupt ({e}): run `make seeds` to write it again") from None
     return record
+
+
+def seed_values(chapter: str, key: str, fmt: str = "{:.2f}", *, span: bool = False, path: Path | None = None) -> str:
+    """One recorded value of ``chapter``'s seed runs as a page quotes it: each seed's, formatted by ``fmt`` and joined
+    by commas ("0.59, 0.68, 0.37"), or with ``span`` the lowest and the highest ("41% to 63%"); "not yet run" while
+    the chapter has no seed runs."""
+    runs = seed_record(chapter, path).get("values", [])
+    if not runs:
+        return "not yet run"
+    if any(key not in run for run in runs):
+        raise KeyError(f"the seed runs of {chapter} record no value {key!r} (they record {sorted(runs[0])}): check the "
+                       f"name, or run `make seeds CHAPTERS={chapter}` if the chapter records it now")
+    values = [run[key] for run in runs]
+    return " to ".join(fmt.format(f(values)) for f in (min, max)) if span else ", ".join(fmt.format(v) for v in values)
 
 
 def stale(chapter: str, notebook: Path, path: Path | None = None) -> str | None:

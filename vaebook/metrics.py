@@ -54,7 +54,7 @@ def bootstrap_ci(metric: Callable, score_in, score_out, n_boot: int = 200, level
     """A percentile bootstrap interval of ``metric(score_in, score_out)``: inliers and outliers resampled with
     replacement, each set on its own, ``n_boot`` times.
 
-    For :func:`auroc`, :func:`aupr` and :func:`fpr_at_tpr` the ``n_boot`` resamples are scored at once, as rows of one array
+    For :func:`auroc`, :func:`aupr` and :func:`fpr_at_tpr` the ``n_boot`` resamples are scored at once
     (:data:`_MANY`); the resamples are the same and the values agree with one call per resample to within
     rounding (tested); measured in bench/RESULTS.md (bench/bootstrap_speed.py)."""
     labels, scores = _labels_scores(score_in, score_out)
@@ -63,40 +63,46 @@ def bootstrap_ci(metric: Callable, score_in, score_out, n_boot: int = 200, level
     # rng.choice(s, n) with replacement draws rng.integers(0, len(s), n): the same draws, kept as indices
     draws = [(rng.integers(0, len(s_in), len(s_in)), rng.integers(0, len(s_out), len(s_out))) for _ in range(n_boot)]
     if metric in _MANY:
-        values = _MANY[metric](np.stack([s_in[i] for i, _ in draws]), np.stack([s_out[o] for _, o in draws]))
+        values = _MANY[metric](s_in, s_out, np.stack([i for i, _ in draws]), np.stack([o for _, o in draws]))
     else:
         values = [metric(s_in[i], s_out[o]) for i, o in draws]
     lo, hi = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
     return float(lo), float(hi)
 
 
-def _auroc_many(s_in: np.ndarray, s_out: np.ndarray) -> np.ndarray:
-    """The AUROC of each row pair of ``(R, n_in)`` and ``(R, n_out)`` scores, by the Mann–Whitney U statistic:
-    the share of (inlier, outlier) pairs that the score orders right, ties counting one half."""
-    from scipy.stats import rankdata
-    ranks = rankdata(np.concatenate([s_in, s_out], axis=1), axis=1)  # tied scores share their mean rank
-    n_in, n_out = s_in.shape[1], s_out.shape[1]
-    return (ranks[:, n_in:].sum(axis=1) - n_out * (n_out + 1) / 2) / (n_in * n_out)
+def _counts(s_in: np.ndarray, s_out: np.ndarray, i: np.ndarray, o: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """How often each resample (rows of the indices ``i`` into ``s_in`` and ``o`` into ``s_out``) drew each distinct
+    score, inliers and outliers apart: two ``(R, G)`` arrays, the G distinct scores of both sets in increasing order.
+    A resample holds only the original scores, so these counts are all a rank statistic needs: no sorting per resample."""
+    _, group = np.unique(np.r_[s_in, s_out], return_inverse=True)
+    n_groups, offset = group.max() + 1, np.arange(len(i))[:, None] * (group.max() + 1)
+
+    def count(g: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        return np.bincount((offset + g[idx]).ravel(), minlength=len(idx) * n_groups).reshape(len(idx), n_groups).astype(np.float64)
+    return count(group[:len(s_in)], i), count(group[len(s_in):], o)
 
 
-def _aupr_many(s_in: np.ndarray, s_out: np.ndarray) -> np.ndarray:
-    """The average precision of each row pair, as :func:`aupr` computes it: Σ over thresholds of the recall gained
-    times the precision there, tied scores forming one threshold."""
-    scores = np.concatenate([s_in, s_out], axis=1)
-    order = np.argsort(-scores, axis=1)  # the order within a tie group does not matter
-    ranked = np.take_along_axis(scores, order, axis=1)
-    positive = (order >= s_in.shape[1]).astype(np.float64)            # the outliers are the positive class
-    tp = np.cumsum(positive, axis=1)
-    precision = tp / np.arange(1, scores.shape[1] + 1)
-    # every example takes the precision at the last example of its tie group (the threshold it is counted at)
-    position = np.broadcast_to(np.arange(scores.shape[1]), scores.shape)
-    group_end = np.where(np.diff(ranked, axis=1, append=-np.inf) != 0, position, scores.shape[1])
-    group_end = np.minimum.accumulate(group_end[:, ::-1], axis=1)[:, ::-1]
-    return (positive * np.take_along_axis(precision, group_end, axis=1)).sum(axis=1) / s_out.shape[1]
+def _auroc_many(s_in, s_out, i, o) -> np.ndarray:
+    """The AUROC of each resample, by the Mann–Whitney U statistic: the share of (inlier, outlier) pairs that the score
+    orders right, ties counting one half. Counts of whole and half pairs are exact in floating point, so this is the
+    number a rank sum gives."""
+    c_in, c_out = _counts(s_in, s_out, i, o)
+    below = np.cumsum(c_in, axis=1) - c_in  # inliers drawn with a lower score than the group's
+    return (c_out * (below + c_in / 2)).sum(axis=1) / (i.shape[1] * o.shape[1])
 
 
-def _fpr_many(s_in: np.ndarray, s_out: np.ndarray, tpr: float = 0.95) -> np.ndarray:
-    """:func:`fpr_at_tpr` of each row pair: each row's inlier quantile as its threshold."""
+def _aupr_many(s_in, s_out, i, o) -> np.ndarray:
+    """The average precision of each resample, as :func:`aupr` computes it: Σ over thresholds, from the highest score
+    down, of the recall gained there times the precision there, tied scores forming one threshold."""
+    c_in, c_out = _counts(s_in, s_out, i, o)
+    tp = np.cumsum(c_out[:, ::-1], axis=1)[:, ::-1]                   # outliers at or above each threshold
+    accepted = np.cumsum((c_in + c_out)[:, ::-1], axis=1)[:, ::-1]    # examples at or above it
+    return (c_out * tp / np.maximum(accepted, 1)).sum(axis=1) / o.shape[1]
+
+
+def _fpr_many(s_in, s_out, i, o, tpr: float = 0.95) -> np.ndarray:
+    """:func:`fpr_at_tpr` of each resample: its inliers' quantile as its threshold."""
+    s_in, s_out = s_in[i], s_out[o]
     threshold = np.quantile(s_in, tpr, axis=1, keepdims=True)
     return (s_out <= threshold).mean(axis=1)
 

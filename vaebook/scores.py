@@ -8,6 +8,9 @@ with a paper must use the paper's.
 >>> s = vb.ood_scores(vae, x, [vb.BitsPerDim(), vb.KL()])
 >>> s["bits/dim (ELBO)"], s["KL (nats)"]
 
+A score object that gives several scores from one pass over the model has ``names`` instead of ``name`` and
+returns ``{name: (B,)}``: :class:`PAEScores`, the three scores of a Probabilistic Auto-Encoder from one encoding.
+
 Used in: chapters 1, 3, 4, 5 and 8.
 """
 from __future__ import annotations
@@ -20,7 +23,7 @@ from torch import Tensor, nn
 
 from .metrics import batched
 
-__all__ = ["Score", "BitsPerDim", "KL", "NegativeLogLikelihood", "ood_scores"]
+__all__ = ["Score", "BitsPerDim", "KL", "NegativeLogLikelihood", "PAEScores", "ood_scores"]
 
 
 @dataclass(frozen=True)
@@ -70,11 +73,43 @@ class NegativeLogLikelihood:
         return -model.log_likelihood(x, k=self.k, chunk=min(self.k, 50))
 
 
+@dataclass(frozen=True)
+class PAEScores:
+    """A :class:`vaebook.PAE`'s three outlier scores from one pass of its encoder, z = f(x):
+
+    * ``reconstruction error``: the autoencoder's, Σ (x − g(z))² (:meth:`vaebook.pae.Autoencoder.reconstruction_error`);
+    * ``latent density``: −ln p(z), the flow's density of the code (:meth:`vaebook.PAE.score` without its
+      reconstruction term, the paper's choice at large K);
+    * ``eq. 12``: −ln p̃(x), the σ-weighted reconstruction error plus −ln p(z) (:meth:`vaebook.PAE.score`).
+
+    Each is the same number as the PAE's own method computes alone (``tests/test_scores.py``); the encoder, the
+    costly part, runs once instead of three times.
+    """
+    names: tuple[str, ...] = ("reconstruction error", "latent density", "eq. 12")
+
+    def __call__(self, pae: nn.Module, x: Tensor) -> dict[str, Tensor]:
+        z = pae.ae.encoder(x)
+        terms = pae.score_terms(x, z)
+        return {"reconstruction error": ((pae.ae.decoder(z) - x) ** 2).flatten(1).sum(1),
+                "latent density": terms["latent"], "eq. 12": terms["latent"] + terms["reconstruction"]}
+
+
+def _names(score) -> tuple[str, ...]:
+    return tuple(score.names) if hasattr(score, "names") else (score.name,)
+
+
 @torch.no_grad()
 def ood_scores(model: nn.Module, x: Tensor, scores: Sequence, *, batch_size: int = 500) -> dict[str, Tensor]:
-    """Every score of ``scores`` for every example of ``x``: ``{score.name: (N,) tensor on the CPU}``,
-    computed ``batch_size`` examples at a time."""
-    names = [s.name for s in scores]
+    """Every score of ``scores`` for every example of ``x``: ``{name: (N,) tensor on the CPU}``, computed
+    ``batch_size`` examples at a time; a score with ``names`` (:class:`PAEScores`) gives each of its names."""
+    names = [name for s in scores for name in _names(s)]
     if len(set(names)) != len(names):
         raise ValueError(f"ood_scores: two scores share a name in {names}; give each its own name")
-    return {s.name: batched(lambda b: s(model, b), x, batch_size).cpu() for s in scores}
+    out = {}
+    for s in scores:
+        if hasattr(s, "names"):
+            parts = [s(model, x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+            out.update({name: torch.cat([p[name] for p in parts]).cpu() for name in s.names})
+        else:
+            out[s.name] = batched(lambda b: s(model, b), x, batch_size).cpu()
+    return out
