@@ -75,10 +75,12 @@ def _counts(s_in: np.ndarray, s_out: np.ndarray, i: np.ndarray, o: np.ndarray) -
     score, inliers and outliers apart: two ``(R, G)`` arrays, the G distinct scores of both sets in increasing order.
     A resample holds only the original scores, so these counts are all a rank statistic needs: no sorting per resample."""
     _, group = np.unique(np.r_[s_in, s_out], return_inverse=True)
-    n_groups, offset = group.max() + 1, np.arange(len(i))[:, None] * (group.max() + 1)
+    n_groups = group.max() + 1
+    offset = np.arange(len(i))[:, None] * n_groups  # resample r counts into bins r·G … r·G + G − 1
 
     def count(g: np.ndarray, idx: np.ndarray) -> np.ndarray:
-        return np.bincount((offset + g[idx]).ravel(), minlength=len(idx) * n_groups).reshape(len(idx), n_groups).astype(np.float64)
+        flat = np.bincount((offset + g[idx]).ravel(), minlength=len(idx) * n_groups)
+        return flat.reshape(len(idx), n_groups).astype(np.float64)
     return count(group[:len(s_in)], i), count(group[len(s_in):], o)
 
 
@@ -114,9 +116,13 @@ def roc_curve(score_in, score_out) -> tuple[np.ndarray, np.ndarray]:
 
 
 @torch.no_grad()
-def batched(fn: Callable[[Tensor], Tensor], x: Tensor, batch_size: int = 500) -> Tensor:
-    """``fn`` applied to ``x`` in batches, outputs concatenated (bounded memory for per-example scores)."""
-    return torch.cat([fn(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+def batched(fn: Callable[[Tensor], Tensor | dict[str, Tensor]], x: Tensor, batch_size: int = 500) -> Tensor | dict[str, Tensor]:
+    """``fn`` applied to ``x`` in batches, outputs concatenated (bounded memory for per-example scores); an ``fn``
+    that returns ``{name: tensor}`` gets each name's outputs concatenated."""
+    parts = [fn(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+    if isinstance(parts[0], dict):
+        return {name: torch.cat([p[name] for p in parts]) for name in parts[0]}
+    return torch.cat(parts)
 
 
 def logsumexp_chunked(fn: Callable[[slice], Tensor], n: int, chunk: int = 4096) -> Tensor:

@@ -16,7 +16,7 @@ Used in: chapters 1, 3, 4, 5 and 8.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, ClassVar, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -83,9 +83,11 @@ class PAEScores:
     * ``eq. 12``: −ln p̃(x), the σ-weighted reconstruction error plus −ln p(z) (:meth:`vaebook.PAE.score`).
 
     Each is the same number as the PAE's own method computes alone (``tests/test_scores.py``); the encoder, the
-    costly part, runs once instead of three times.
+    costly part, runs once instead of three times. (The reconstruction error is written out here, not called:
+    ``Autoencoder.reconstruction_error`` encodes its input itself, and a change to the model modules would change
+    every model's cache key.)
     """
-    names: tuple[str, ...] = ("reconstruction error", "latent density", "eq. 12")
+    names: ClassVar[tuple[str, ...]] = ("reconstruction error", "latent density", "eq. 12")
 
     def __call__(self, pae: nn.Module, x: Tensor) -> dict[str, Tensor]:
         z = pae.ae.encoder(x)
@@ -94,22 +96,15 @@ class PAEScores:
                 "latent density": terms["latent"], "eq. 12": terms["latent"] + terms["reconstruction"]}
 
 
-def _names(score) -> tuple[str, ...]:
-    return tuple(score.names) if hasattr(score, "names") else (score.name,)
-
-
 @torch.no_grad()
 def ood_scores(model: nn.Module, x: Tensor, scores: Sequence, *, batch_size: int = 500) -> dict[str, Tensor]:
     """Every score of ``scores`` for every example of ``x``: ``{name: (N,) tensor on the CPU}``, computed
     ``batch_size`` examples at a time; a score with ``names`` (:class:`PAEScores`) gives each of its names."""
-    names = [name for s in scores for name in _names(s)]
+    names = [name for s in scores for name in (s.names if hasattr(s, "names") else (s.name,))]
     if len(set(names)) != len(names):
         raise ValueError(f"ood_scores: two scores share a name in {names}; give each its own name")
     out = {}
     for s in scores:
-        if hasattr(s, "names"):
-            parts = [s(model, x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
-            out.update({name: torch.cat([p[name] for p in parts]).cpu() for name in s.names})
-        else:
-            out[s.name] = batched(lambda b: s(model, b), x, batch_size).cpu()
+        value = batched(lambda b: s(model, b), x, batch_size)
+        out.update({name: v.cpu() for name, v in value.items()} if isinstance(value, dict) else {s.name: value.cpu()})
     return out
