@@ -60,3 +60,31 @@ def test_bootstrap_scores_all_resamples_at_once_as_one_call_per_resample_would(m
     g = np.random.default_rng(3)
     values = [metric(g.choice(s_in, len(s_in)), g.choice(s_out, len(s_out))) for _ in range(40)]
     assert fast == pytest.approx(tuple(np.quantile(values, [0.025, 0.975])), abs=1e-12)
+
+
+@pytest.mark.parametrize("case", ["continuous", "three values", "all equal", "one of each"])
+def test_each_resamples_auroc_and_aupr_from_counts_are_sklearns(case):
+    """bootstrap_ci scores the resamples from how often each drew each distinct score; for every single resample that
+    must be sklearn's AUROC and average precision, and the AUROC exactly the rank-sum (Mann-Whitney) value."""
+    from scipy.stats import rankdata
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    from vaebook.metrics import _aupr_many, _auroc_many
+
+    rng = np.random.default_rng(0)
+    n_in, n_out = (1, 1) if case == "one of each" else (60, 45)
+    s_in, s_out = rng.normal(size=n_in), rng.normal(size=n_out) + 0.5
+    if case == "three values":
+        s_in, s_out = s_in.round().clip(-1, 1), s_out.round().clip(-1, 1)
+    if case == "all equal":
+        s_in, s_out = np.zeros(n_in), np.zeros(n_out)
+    i, o = rng.integers(0, n_in, (30, n_in)), rng.integers(0, n_out, (30, n_out))
+    auroc, aupr = _auroc_many(s_in, s_out, i, o), _aupr_many(s_in, s_out, i, o)
+    for r in range(30):
+        a, b = s_in[i[r]], s_out[o[r]]
+        labels, scores = np.r_[np.zeros(n_in), np.ones(n_out)], np.r_[a, b]
+        if case != "one of each" or a[0] != b[0]:
+            assert auroc[r] == pytest.approx(roc_auc_score(labels, scores), abs=1e-12)
+        ranks = rankdata(scores)
+        assert auroc[r] == (ranks[n_in:].sum() - n_out * (n_out + 1) / 2) / (n_in * n_out)
+        assert aupr[r] == pytest.approx(average_precision_score(labels, scores), abs=1e-12)
