@@ -52,6 +52,7 @@ def test_structure(path):
         assert f'{name} = vb.param("{name}", {name}, ' in checked, f"parameter {name} is not checked with vb.param"
     if chapters.BY_STEM[path.stem].claims:
         assert f'vb.record("{path.stem}"' in src, "a chapter records its key numbers"
+        assert f'vb.tables.show(repro, chapter="{path.stem}")' in src, "its table shows each row's mean over its seeds"
         markdown = [c.source for c in nb.cells if c.cell_type == "markdown"]
         assert markdown[1].startswith("## What the paper did, and what this chapter runs\n"), "the scope table comes first"
         assert "| the paper's experiment | status here |" in markdown[1]

@@ -69,3 +69,21 @@ def test_a_run_with_other_parameters_than_the_chapters_is_labelled(tmp_path, mon
     assert card.profile[0].endswith("with seed = 1")
     table = vb.reproduction_table([_row("x", 0.48, paper=0.46, reference=0.5)], model="m", data="d")
     assert "parameters changed from the chapter's own: seed = 1" in vb.tables.show(table).to_html()
+
+
+def test_a_chapters_table_gives_each_row_its_seeds_mean_and_that_means_status(tmp_path, monkeypatch):
+    """The chapter's own table follows the same rule as the scorecard: a run of the seeds' profile and parameters shows
+    the seeds' mean beside its own number, with the mean's status; any other run keeps its own."""
+    from vaebook import claims
+
+    table = vb.reproduction_table([_row("x", 0.60, paper=0.46, reference=0.5), _row("y", 0.3, paper=0.2)], model="m", data="d")
+    seeds = tmp_path / "seeds.json"
+    seeds.write_text(json.dumps({"format": 2, "chapters": {"01_a": {"profile": vb.current_profile(), "values": [],
+                                                                    "tables": [{"x": v} for v in (0.44, 0.45, 0.47)]}}}))
+    monkeypatch.setattr(claims, "SEEDS_FILE", seeds)
+    shown = vb.tables.show(table, chapter="01_a").data
+    assert list(shown["status"]) == ["within tolerance", "outside tolerance"]  # x by its seeds' mean, y by this run
+    assert list(shown["mean over seeds"]) == ["0.453 (3)", "—"] and list(shown["ours"]) == ["0.600", "0.300"]
+    assert list(vb.tables.show(table).data["status"])[0] == "against the paper"  # without the chapter: this run alone
+    seeds.write_text(seeds.read_text().replace(f'"{vb.current_profile()}"', '"another"'))
+    assert "mean over seeds" not in vb.tables.show(table, chapter="01_a").data  # seeds of another profile: not compared

@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 __all__ = ["Paper", "Ours", "Claim", "Verdict", "RULE", "verdicts", "verdict", "contradiction", "fingerprint",
-           "seed_record", "seed_values", "stale", "from_notebook", "glue", "status", "table", "SEEDS_FILE"]
+           "seed_record", "seed_values", "seed_mean", "stale", "from_notebook", "glue", "status", "table", "SEEDS_FILE"]
 
 MIN_SEEDS = 3   # fewer seeds decide nothing
 SPREADS = 2.0   # the mean margin must be this many noises from zero
@@ -369,6 +369,14 @@ def seed_values(chapter: str, key: str, fmt: str = "{:.2f}", *, span: bool = Fal
                        f"name, or run `make seeds CHAPTERS={chapter}` if the chapter records it now")
     values = [run[key] for run in runs]
     return " to ".join(fmt.format(f(values)) for f in (min, max)) if span else ", ".join(fmt.format(v) for v in values)
+
+
+def seed_mean(chapter: str, quantity: str, path: Path | None = None) -> tuple[float, int] | None:
+    """The mean over ``chapter``'s seed runs of one row of its reproduction table (by its ``quantity``), and the
+    number of seeds; None unless every seed run has the row."""
+    tables = seed_record(chapter, path).get("tables") or []
+    over = [t[quantity] for t in tables if t.get(quantity) is not None]
+    return (sum(over) / len(over), len(over)) if over and len(over) == len(tables) else None
 
 
 def stale(chapter: str, notebook: Path, path: Path | None = None) -> str | None:

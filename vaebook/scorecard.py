@@ -35,18 +35,16 @@ def collect(folder: Path | None = None, notebooks: Path | None = None, seeds_fil
     rows = []
     for path in sorted(folder.glob("*.json")):
         record, title = read_file(path), _title(path.stem, notebooks)
-        seeds = _claims.seed_record(path.stem, seeds_file).get("tables") or []
         for r in record.get("table") or []:
             if r.get("repeats"):  # counted in the chapter it repeats
                 continue
             r = {k: (float("nan") if v is None and k in ("paper", "reference") else v) for k, v in r.items()}
-            over = [t[r["quantity"]] for t in seeds if t.get(r["quantity"]) is not None]
-            mean = sum(over) / len(over) if len(over) == len(seeds) and over else None  # every seed has the row
+            mean, n = _claims.seed_mean(path.stem, r["quantity"], seeds_file) or (None, 0)  # every seed has the row
             if changed := record["meta"].get("changed"):  # a run that is not the chapter as written says so
                 r["profile"] = f"{r['profile']}, with " + ", ".join(f"{k} = {v!r}" for k, v in changed.items())
             rows.append({"chapter": path.stem, "title": title,
                          "link": f"../notebooks/{path.stem}.html#{SECTION}", **r,
-                         "seeds mean": float("nan") if mean is None else mean, "seeds": len(over) if mean else 0,
+                         "seeds mean": float("nan") if mean is None else mean, "seeds": n,
                          "status": status(r, mean), "written": record["meta"].get("written", "")})
     return pd.DataFrame(rows)
 

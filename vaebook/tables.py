@@ -20,6 +20,7 @@ import math
 
 import pandas as pd
 
+from . import claims as _claims
 from .profiles import current_profile, dry_run_note, run_parameters
 
 __all__ = ["COLUMNS", "TOLERANCE_RULE", "row", "reproduction_table", "status", "show", "present", "number_text"]
@@ -103,15 +104,28 @@ def _missing(v) -> bool:
     return isinstance(v, float) and math.isnan(v)
 
 
-def show(table: pd.DataFrame, digits: int = 3):
+def show(table: pd.DataFrame, digits: int = 3, chapter: str | None = None):
     """The table as a reader sees it: the compared columns, numbers rounded, "—" where the paper gives none,
-    no index, and how ours was made (profile, runs, model, data) in the caption when it is the same for all rows."""
+    no index, and how ours was made (profile, runs, model, data) in the caption when it is the same for all rows.
+
+    With ``chapter``, each row also gives its mean over the chapter's seed runs (``make seeds``), and its status is
+    that of the mean, as on the scorecard: one run's number can fall on either side of a reference by seed noise.
+    Only a run of the seeds' profile with the chapter's own parameters is compared with them; any other run (a dry
+    run, a changed parameter, another profile) keeps its own statuses."""
     t = table.copy()
-    t["status"] = [status(r) for r in t.to_dict("records")]
+    means = [None] * len(t)
+    if chapter is not None and _seeds_describe_this_run(chapter):
+        means = [_claims.seed_mean(chapter, q) for q in t["quantity"]]
+    t["status"] = [status(r, m[0] if m else None) for r, m in zip(t.to_dict("records"), means)]
     t["paper"] = [number_text(v, digits) for v in t["paper"]]
     t["ours"] = [number_text(v, digits) for v in t["ours"]]
     shown = ["quantity", "paper", "ours", "unit", "estimator", "claim", "status"]
     notes = []
+    if any(means):
+        t["mean over seeds"] = [f"{number_text(m[0], digits)} ({m[1]})" if m else "—" for m in means]
+        shown.insert(3, "mean over seeds")
+        notes.append("ours: this run; mean over seeds: the seed runs' (how many in brackets); status: of that mean "
+                     "where there is one, else of this run")
     if (dry := dry_run_note()) is not None:
         notes.append(f"{dry}: not a result")
     if changed := run_parameters().get("changed"):
@@ -126,6 +140,13 @@ def show(table: pd.DataFrame, digits: int = 3):
             .set_caption("; ".join(notes))
             .set_table_styles([CAPTION_STYLE,
                                {"selector": "td, th", "props": "font-size: 0.85em; padding: 2px 6px"}]))
+
+
+def _seeds_describe_this_run(chapter: str) -> bool:
+    """Whether ``chapter``'s seed runs were made as this run is: the same profile, the chapter's own parameters, no cap."""
+    record = _claims.seed_record(chapter)
+    return (bool(record.get("tables")) and record.get("profile") == current_profile() and dry_run_note() is None
+            and not run_parameters().get("changed"))
 
 
 def present(table: pd.DataFrame, digits: int = 3, index: bool = False):
