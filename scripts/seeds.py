@@ -27,10 +27,11 @@ from vaebook.files import atomic_path  # noqa: E402
 from vaebook.results import read_file  # noqa: E402
 
 
-def gather(out: Path, chapter: str, runs: int) -> tuple[list[dict], list[dict], set[str]]:
+def gather(out: Path, chapter: str, runs: int) -> tuple[list[dict], list[dict], set[str], list[dict]]:
     """Seeds 0 … runs − 1 of ``chapter`` that ran: each one's recorded values and reproduction-table numbers
-    (quantity -> ours), and their commits. Jobs of other seeds under ``out`` are ignored."""
-    values, tables, commits = [], [], set()
+    (quantity -> ours), their commits, and each one's parameters but its seed (the experiment they all ran). Jobs of
+    other seeds under ``out`` are ignored."""
+    values, tables, commits, parameters = [], [], set(), []
     for seed in range(runs):
         path = out / "jobs" / chapter / f"seed{seed}" / "job.json"
         results = path.parent / "results" / f"{chapter}.json"
@@ -40,7 +41,8 @@ def gather(out: Path, chapter: str, runs: int) -> tuple[list[dict], list[dict], 
         values.append(blob["values"])
         tables.append({r["quantity"]: r["ours"] for r in blob.get("table") or []})
         commits.add(json.loads(path.read_text()).get("commit"))
-    return values, tables, commits
+        parameters.append({k: v for k, v in blob["meta"].get("parameters", {}).items() if k != "seed"})
+    return values, tables, commits, parameters
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     old = json.loads(Path(args.write).read_text()) if Path(args.write).exists() else {}
     record = dict(old.get("chapters", {})) if old.get("format") == 2 else {}
     for nb in notebooks:
-        values, tables, commits = gather(out, nb.stem, args.runs)
+        values, tables, commits, parameters = gather(out, nb.stem, args.runs)
         if len(values) < args.runs:
             print(f"{nb.stem}: only {len(values)} of {args.runs} seeds ran; its record is not replaced", file=sys.stderr)
             rc = rc or 1
@@ -73,7 +75,12 @@ def main(argv: list[str] | None = None) -> int:
                   f"run make seeds CHAPTERS={nb.stem} again", file=sys.stderr)
             rc = rc or 1
             continue
-        record[nb.stem] = {"fingerprint": before[nb], "profile": "fast",
+        if any(p != parameters[0] for p in parameters):
+            print(f"{nb.stem}: its seeds ran with other parameters than each other ({parameters}); its record is not "
+                  f"replaced", file=sys.stderr)
+            rc = rc or 1
+            continue
+        record[nb.stem] = {"fingerprint": before[nb], "profile": "fast", "parameters": parameters[0],
                              "commit": commits.pop() if len(commits) == 1 and None not in commits else head,
                              "date": datetime.date.today().isoformat(), "values": values, "tables": tables}
         for c in from_notebook(nb):  # the chapter's claims as they stand now (a claims cell can change after a run)

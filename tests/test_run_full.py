@@ -225,9 +225,10 @@ def test_seeds_gathers_the_seeds_that_ran_and_only_those_asked_for(tmp_path, mon
             monkeypatch.setenv("VAEBOOK_RESULTS", str(folder / "results"))
             vb.record("07_novel_examples", deep_closer_to_mu_frac=f,
                       table=vb.reproduction_table([vb.row("q", f, unit="u", estimator="e", claim="c")], model="m", data="d"))
-    values, tables, commits = seeds.gather(out, "07_novel_examples", 3)
+    values, tables, commits, parameters = seeds.gather(out, "07_novel_examples", 3)
     assert [v["deep_closer_to_mu_frac"] for v in values] == [0.6, 0.4] and tables == [{"q": 0.6}, {"q": 0.4}]
     assert commits == {"abc"}
+    assert len(parameters) == 2 and all("seed" not in p for p in parameters)  # the experiment, whatever the seed
 
 
 def test_the_cost_of_an_epoch_cut_to_a_few_minibatches_is_scaled_to_a_whole_one():

@@ -46,16 +46,38 @@ def test_claims_are_listed_with_their_verdict_and_the_origin_of_their_threshold(
     assert list(card["seeds holding"]) == ["3 of 3", "3 of 3"]
 
 
-def test_a_status_is_that_of_the_mean_over_seeds_where_the_chapter_ran_over_seeds(tmp_path):
-    """One build's rounding can move a number across a tolerance; the mean over the committed seeds does not."""
+def _run_with(monkeypatch, parameters):
+    """This process's run as a chapter's with these parameters, none of them changed from the chapter's own."""
+    from vaebook import profiles
+
+    monkeypatch.setattr(profiles, "run_parameters", lambda: {"parameters": dict(parameters), "changed": {}})
+    monkeypatch.setattr(vb.results, "run_parameters", profiles.run_parameters)
+    monkeypatch.setattr(vb.tables, "run_parameters", profiles.run_parameters)
+
+
+def _seeds(path, values, parameters, profile=None):
+    record = {"profile": profile or vb.current_profile(), "parameters": parameters, "values": [],
+              "tables": [{"x": v} for v in values]}
+    path.write_text(json.dumps({"format": 2, "chapters": {"01_a": record}}))
+    return path
+
+
+def test_a_status_is_that_of_the_mean_over_seeds_where_the_chapter_ran_over_seeds(tmp_path, monkeypatch):
+    """One build's rounding can move a number across a tolerance; the mean over the committed seeds does not. The
+    seeds' mean is quoted only for a run of the experiment they ran: same profile, same parameters (seed aside)."""
+    _run_with(monkeypatch, {"n": 10, "seed": 0})
     _chapter(tmp_path, "01_a", "One", [_row("x", 0.60, paper=0.46, reference=0.5)])
-    seeds = tmp_path / "seeds.json"
-    seeds.write_text(json.dumps({"format": 2, "chapters": {"01_a": {"values": [], "tables": [{"x": v} for v in
-                                                                                      (0.44, 0.45, 0.47)]}}}))
+    seeds = _seeds(tmp_path / "seeds.json", (0.44, 0.45, 0.47), {"n": 10})
     card = scorecard.collect(notebooks=tmp_path / "nbs", seeds_file=seeds)
     assert card.status[0] == "within tolerance" and card["seeds mean"][0] == pytest.approx(0.4533, abs=1e-3)
     assert "0.453 (3)" in scorecard.to_html(card)
     assert scorecard.collect(notebooks=tmp_path / "nbs", seeds_file=tmp_path / "none.json").status[0] == "against the paper"
+    for other in (_seeds(tmp_path / "other.json", (0.44, 0.45, 0.47), {"n": 20}),  # other parameters
+                  _seeds(tmp_path / "other.json", (0.44, 0.45, 0.47), {"n": 10}, profile="full")):
+        card = scorecard.collect(notebooks=tmp_path / "nbs", seeds_file=other)
+        assert card.status[0] == "against the paper" and card["seeds"][0] == 0
+    card = scorecard.collect(notebooks=tmp_path / "nbs", seeds_file=_seeds(tmp_path / "zero.json", (0.0, 0.0, 0.0), {"n": 10}))
+    assert "0.000 (3)" in scorecard.to_html(card)  # a mean of zero is a mean
 
 
 def test_a_run_with_other_parameters_than_the_chapters_is_labelled(tmp_path, monkeypatch):
@@ -76,14 +98,21 @@ def test_a_chapters_table_gives_each_row_its_seeds_mean_and_that_means_status(tm
     the seeds' mean beside its own number, with the mean's status; any other run keeps its own."""
     from vaebook import claims
 
+    _run_with(monkeypatch, {"n": 10, "seed": 0})
     table = vb.reproduction_table([_row("x", 0.60, paper=0.46, reference=0.5), _row("y", 0.3, paper=0.2)], model="m", data="d")
-    seeds = tmp_path / "seeds.json"
-    seeds.write_text(json.dumps({"format": 2, "chapters": {"01_a": {"profile": vb.current_profile(), "values": [],
-                                                                    "tables": [{"x": v} for v in (0.44, 0.45, 0.47)]}}}))
-    monkeypatch.setattr(claims, "SEEDS_FILE", seeds)
+    monkeypatch.setattr(claims, "SEEDS_FILE", _seeds(tmp_path / "seeds.json", (0.44, 0.45, 0.47), {"n": 10}))
     shown = vb.tables.show(table, chapter="01_a").data
     assert list(shown["status"]) == ["within tolerance", "outside tolerance"]  # x by its seeds' mean, y by this run
     assert list(shown["mean over seeds"]) == ["0.453 (3)", "—"] and list(shown["ours"]) == ["0.600", "0.300"]
     assert list(vb.tables.show(table).data["status"])[0] == "against the paper"  # without the chapter: this run alone
-    seeds.write_text(seeds.read_text().replace(f'"{vb.current_profile()}"', '"another"'))
-    assert "mean over seeds" not in vb.tables.show(table, chapter="01_a").data  # seeds of another profile: not compared
+    _run_with(monkeypatch, {"n": 11, "seed": 0})  # a parameter edited by hand in the parameters cell
+    assert "mean over seeds" not in vb.tables.show(table, chapter="01_a").data
+    _run_with(monkeypatch, {"n": 10, "seed": 1})  # another seed of the same experiment
+    assert "mean over seeds" in vb.tables.show(table, chapter="01_a").data
+    monkeypatch.setenv("VAEBOOK_MAX_EPOCHS", "1")
+    vb.set_profile(vb.current_profile())  # a dry run
+    assert "mean over seeds" not in vb.tables.show(table, chapter="01_a").data
+    monkeypatch.setattr(claims, "SEEDS_FILE", _seeds(tmp_path / "seeds.json", (0.44, 0.45, 0.47), {"n": 10}, profile="x"))
+    monkeypatch.delenv("VAEBOOK_MAX_EPOCHS")
+    vb.set_profile(vb.current_profile())
+    assert "mean over seeds" not in vb.tables.show(table, chapter="01_a").data  # seeds of another profile

@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 __all__ = ["Paper", "Ours", "Claim", "Verdict", "RULE", "verdicts", "verdict", "contradiction", "fingerprint",
-           "seed_record", "seed_values", "seed_mean", "stale", "from_notebook", "glue", "status", "table", "SEEDS_FILE"]
+           "seed_record", "seed_values", "seed_mean", "seeds_describe", "stale", "from_notebook", "glue", "status", "table", "SEEDS_FILE"]
 
 MIN_SEEDS = 3   # fewer seeds decide nothing
 SPREADS = 2.0   # the mean margin must be this many noises from zero
@@ -369,6 +369,17 @@ def seed_values(chapter: str, key: str, fmt: str = "{:.2f}", *, span: bool = Fal
                        f"name, or run `make seeds CHAPTERS={chapter}` if the chapter records it now")
     values = [run[key] for run in runs]
     return " to ".join(fmt.format(f(values)) for f in (min, max)) if span else ", ".join(fmt.format(v) for v in values)
+
+
+def seeds_describe(chapter: str, profile: str, parameters: dict, capped: bool, path: Path | None = None) -> bool:
+    """Whether ``chapter``'s seed runs are runs of the experiment a run of ``profile`` with these ``parameters`` is (its
+    seed aside), uncapped (``capped``: a dry run): only then may its table and the scorecard quote their means. A
+    parameter edited in the parameters cell shows in ``parameters`` as much as one set through papermill."""
+    record = seed_record(chapter, path)
+    if not record.get("tables") or record.get("profile") != profile or capped or "parameters" not in record:
+        return False
+    ours = json.loads(json.dumps({k: v for k, v in parameters.items() if k != "seed"}, default=str))
+    return ours == record["parameters"]
 
 
 def seed_mean(chapter: str, quantity: str, path: Path | None = None) -> tuple[float, int] | None:

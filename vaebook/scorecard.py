@@ -29,17 +29,21 @@ COLOURS = {"within tolerance": "#1a7f37", "same direction": "#0969da", "against 
 
 def collect(folder: Path | None = None, notebooks: Path | None = None, seeds_file: Path | None = None) -> pd.DataFrame:
     """One row per compared number of every recorded chapter, with its chapter, title, link and status. Where the
-    chapter was run over seeds (``make seeds``), the status is that of the seeds' mean, so that it does not change
-    with one build's rounding; the row shows both."""
+    chapter was run over seeds (``make seeds``) as this run was (:func:`vaebook.claims.seeds_describe`), the status
+    is that of the seeds' mean, so that it does not change with one build's rounding; the row shows both."""
     folder = Path(folder) if folder is not None else results_dir()
     rows = []
     for path in sorted(folder.glob("*.json")):
         record, title = read_file(path), _title(path.stem, notebooks)
+        meta = record["meta"]  # the seeds' means are quoted only for a run of the experiment they ran
+        same = _claims.seeds_describe(path.stem, meta.get("profile"), meta.get("parameters", {}),
+                                      capped=any(meta.get(k) for k in ("max_epochs", "max_batches", "max_steps")),
+                                      path=seeds_file)
         for r in record.get("table") or []:
             if r.get("repeats"):  # counted in the chapter it repeats
                 continue
             r = {k: (float("nan") if v is None and k in ("paper", "reference") else v) for k, v in r.items()}
-            mean, n = _claims.seed_mean(path.stem, r["quantity"], seeds_file) or (None, 0)  # every seed has the row
+            mean, n = (_claims.seed_mean(path.stem, r["quantity"], seeds_file) if same else None) or (None, 0)
             if changed := record["meta"].get("changed"):  # a run that is not the chapter as written says so
                 r["profile"] = f"{r['profile']}, with " + ", ".join(f"{k} = {v!r}" for k, v in changed.items())
             rows.append({"chapter": path.stem, "title": title,

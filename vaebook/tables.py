@@ -110,11 +110,13 @@ def show(table: pd.DataFrame, digits: int = 3, chapter: str | None = None):
 
     With ``chapter``, each row also gives its mean over the chapter's seed runs (``make seeds``), and its status is
     that of the mean, as on the scorecard: one run's number can fall on either side of a reference by seed noise.
-    Only a run of the seeds' profile with the chapter's own parameters is compared with them; any other run (a dry
-    run, a changed parameter, another profile) keeps its own statuses."""
+    Only a run with the seed runs' profile and parameters is compared with them (:func:`vaebook.claims.seeds_describe`);
+    any other run (a dry run, a parameter set by papermill or edited in the cell, another profile) keeps its own
+    statuses. Whether the seed runs are of the current code is checked by the tests, not here (`make test`)."""
     t = table.copy()
     means = [None] * len(t)
-    if chapter is not None and _seeds_describe_this_run(chapter):
+    if chapter is not None and _claims.seeds_describe(chapter, current_profile(), run_parameters()["parameters"],
+                                                      capped=dry_run_note() is not None):
         means = [_claims.seed_mean(chapter, q) for q in t["quantity"]]
     t["status"] = [status(r, m[0] if m else None) for r, m in zip(t.to_dict("records"), means)]
     t["paper"] = [number_text(v, digits) for v in t["paper"]]
@@ -140,13 +142,6 @@ def show(table: pd.DataFrame, digits: int = 3, chapter: str | None = None):
             .set_caption("; ".join(notes))
             .set_table_styles([CAPTION_STYLE,
                                {"selector": "td, th", "props": "font-size: 0.85em; padding: 2px 6px"}]))
-
-
-def _seeds_describe_this_run(chapter: str) -> bool:
-    """Whether ``chapter``'s seed runs were made as this run is: the same profile, the chapter's own parameters, no cap."""
-    record = _claims.seed_record(chapter)
-    return (bool(record.get("tables")) and record.get("profile") == current_profile() and dry_run_note() is None
-            and not run_parameters().get("changed"))
 
 
 def present(table: pd.DataFrame, digits: int = 3, index: bool = False):
