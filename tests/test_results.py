@@ -189,3 +189,12 @@ def test_a_results_file_that_cannot_be_written_names_the_file_and_the_cause(monk
     with pytest.raises(OSError, match=r"could not write the results file .*ch\.json: no space left on device: .* needed"
                                       r".*set VAEBOOK_RESULTS to another folder"):
         vb.record("ch", a=1.0)
+
+
+def test_a_table_writes_counts_without_decimals_and_measured_values_with_them():
+    """vb.tables.present: a column of whole numbers (one of them 2 or more) is a count, "1,600"; a measured column
+    keeps its decimals even where one value rounds to a whole number, "3,745.00" (the book checks rely on this)."""
+    import pandas as pd
+
+    html = vb.tables.present(pd.DataFrame({"steps": [1600.0, 800.0], "NLL": [3744.998, 2663.76]}), digits=2).to_html()
+    assert "1,600<" in html and "1,600.00" not in html and "3,745.00" in html and "2,663.76" in html
