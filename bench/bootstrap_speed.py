@@ -11,10 +11,7 @@ Both are timed here on one thread, and their intervals compared.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
-import subprocess
 import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -22,6 +19,8 @@ import numpy as np  # noqa: E402
 
 import vaebook as vb  # noqa: E402
 from vaebook import metrics  # noqa: E402
+
+from bench import write_results  # noqa: E402
 
 
 def main() -> None:
@@ -53,14 +52,10 @@ def main() -> None:
             row["largest difference of the interval ends"] = float(max(gaps))
             out[kind][metric.__name__] = row
             print(kind, metric.__name__, row)
-    out["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    out["machine"], out["date"] = platform.machine(), time.strftime("%Y-%m-%d")
     out["setting"] = {"scores per set": args.n, "resamples": args.n_boot, "repeats (median taken)": args.repeats,
                       "threads": os.environ["OMP_NUM_THREADS"]}
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=1)
-            f.write("\n")
+        write_results(args.json, "bench.bootstrap_speed", **out)
 
 
 if __name__ == "__main__":

@@ -13,10 +13,7 @@ keys say which way a model was trained (``vaebook.train``), so the two are never
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
-import subprocess
 import time
 from functools import partial
 from pathlib import Path
@@ -24,6 +21,8 @@ from pathlib import Path
 import torch
 
 import vaebook as vb
+
+from bench import write_results
 
 
 def epoch_seconds(x: torch.Tensor, epochs: int, flush: bool) -> list[float]:
@@ -55,11 +54,8 @@ def main() -> None:
     speedup = sum(runs["kept"]) / sum(runs["flushed"])
     print(f"speed-up {speedup:.2f}x over {args.epochs} epochs; last epoch {runs['kept'][-1] / runs['flushed'][-1]:.2f}x")
     if args.json:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-        args.json.write_text(json.dumps({"benchmark": "bench.denormals", "commit": commit, "machine": platform.processor()
-                                         or platform.machine(), "torch": torch.__version__, "epochs": args.epochs,
-                                         "images": args.n, "seconds_per_epoch": runs, "speedup": round(speedup, 3)},
-                                        indent=1) + "\n")
+        write_results(args.json, "bench.denormals", epochs=args.epochs, images=args.n, seconds_per_epoch=runs,
+                      speedup=round(speedup, 3))
 
 
 if __name__ == "__main__":

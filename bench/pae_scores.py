@@ -13,11 +13,8 @@ scores compared bit for bit.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
-import subprocess
 import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -26,6 +23,8 @@ import torch  # noqa: E402
 import vaebook as vb  # noqa: E402
 from vaebook.pae import PAE  # noqa: E402
 from vaebook.recipes import PAERecipe  # noqa: E402
+
+from bench import write_results  # noqa: E402
 
 ONE_AT_A_TIME = [vb.Score("reconstruction error", lambda pae, x: pae.ae.reconstruction_error(x)),
                  vb.Score("latent density", lambda pae, x: pae.score(x, reconstruction=False)),
@@ -61,14 +60,9 @@ def main() -> None:
         row["bit for bit the same"] = all(torch.equal(fast[name], slow[name]) for name in slow)
         rows[f"K = {k}"] = row
         print(f"K = {k}", row)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    out = {"benchmark": "bench.pae_scores", "commit": commit, "machine": platform.machine(), "torch": torch.__version__,
-           **rows, "setting": {"images": args.n, "batch": 250, "repeats (median taken)": args.repeats,
-                               "threads": torch.get_num_threads()}}
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=1)
-            f.write("\n")
+        write_results(args.json, "bench.pae_scores", **rows, setting={"images": args.n, "batch": 250,
+                      "repeats (median taken)": args.repeats, "threads": torch.get_num_threads()})
 
 
 if __name__ == "__main__":

@@ -78,8 +78,8 @@ def test_the_bootstrap_benchmark_compares_the_two_paths(tmp_path):
     import subprocess
 
     out = tmp_path / "b.json"
-    subprocess.run([sys.executable, str(Path(__file__).resolve().parents[1] / "bench" / "bootstrap_speed.py"), "--n", "200",
-                    "--n-boot", "10", "--repeats", "2", "--json", str(out)], capture_output=True, text=True, check=True)
+    subprocess.run([sys.executable, "-m", "bench.bootstrap_speed", "--n", "200", "--n-boot", "10", "--repeats", "2",
+                    "--json", str(out)], cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, check=True)
     import json
     result = json.loads(out.read_text())
     for kind in ("without ties", "with ties (scores rounded to 2 decimals)"):
