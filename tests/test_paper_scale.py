@@ -33,10 +33,10 @@ def test_the_smoke_run_goes_through_every_experiment_and_is_never_shown_as_paper
                 assert len(v["per_run"]) == 2 and v["value"] == sum(v["per_run"]) / 2
     for chapter, names in RECORDED.items():
         assert names <= reported[chapter], names - reported[chapter]
-        assert ps.values(chapter, out) == {}  # made on a CPU, at toy size: no "paper scale (GPU)" column
+        assert ps.values(chapter, out) == {}  # at toy size: never shown as paper scale
 
 
-def test_values_shows_a_gpu_file_at_paper_scale_and_nothing_else(tmp_path):
+def test_values_shows_a_file_at_paper_scale_and_never_a_smoke_run(tmp_path):
     record = {"status": "done", "runs": 5, "epochs": {"bernoulli": 100},
               "values": {"01_ood_puzzle": {"auc_kl_bernoulli": {"value": 0.6, "std": 0.02, "per_run": [0.6] * 5}}}}
     gpu = {"format": 1, "paper_scale": True, "experiments": {"ch4_baseline": record, "ch4_adversarial": {"status": "skipped"}},
@@ -48,10 +48,13 @@ def test_values_shows_a_gpu_file_at_paper_scale_and_nothing_else(tmp_path):
     d = ps.details("01_ood_puzzle", path)["auc_kl_bernoulli"]
     assert d["runs"] == 5 and d["device_name"] == "NVIDIA H100" and d["experiment"] == "ch4_baseline"
     assert ps.values("04_negative_sampling", path) == {}
-    for change in ({"paper_scale": False}, {"provenance": {**gpu["provenance"], "device": "cpu"}},
-                   {"provenance": {**gpu["provenance"], "smoke": True}}):
+    for change in ({"paper_scale": False}, {"provenance": {**gpu["provenance"], "smoke": True}}):
         path.write_text(json.dumps({**gpu, **change}))
         assert ps.values("01_ood_puzzle", path) == {}
+    cpu = {**gpu, "provenance": {**gpu["provenance"], "device": "cpu", "device_name": "x86_64"}}
+    path.write_text(json.dumps(cpu))  # at full size on a CPU: paper scale, slower
+    assert ps.values("01_ood_puzzle", path) == {"auc_kl_bernoulli": 0.6}
+    assert ps.details("01_ood_puzzle", path)["auc_kl_bernoulli"]["device"] == "cpu"
     assert ps.values("01_ood_puzzle", tmp_path / "absent.json") == {}
 
 
