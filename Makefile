@@ -100,7 +100,7 @@ clean:
 # Paper scale on one GPU in one short run (issue 31): the rows that go against the paper, trained and scored at the
 # paper's scale, most informative first, within PAPER_BUDGET seconds (vaebook/paper_scale.py). Needs python3 with
 # torch, numpy, pandas, scipy and scikit-learn (no venv, no Jupyter) and the official Fashion-MNIST, MNIST and
-# EMNIST-Letters files under VAEBOOK_DATA. Commit the results as vaebook/bundle/paper_scale.json.
+# EMNIST-Letters files under VAEBOOK_DATA. Commit the results file under vaebook/bundle/paper_scale/ (one file a run).
 PAPER_BUDGET ?= 420
 PAPER_OUT ?= _build/paper_scale.json
 .PHONY: paper-gpu

@@ -41,9 +41,18 @@ def test_claims_are_listed_with_their_verdict_and_the_origin_of_their_threshold(
     vb.record("07_x", claims=claims, x=0.9)
     seeds = tmp_path / "seeds.json"
     seeds.write_text(json.dumps({"format": 2, "chapters": {"07_x": {"values": [{"x": 0.9}, {"x": 0.91}, {"x": 0.89}]}}}))
-    card = scorecard.claims(seeds=seeds)
+    card = scorecard.claims(seeds=seeds, paper_scale=tmp_path / "none")
     assert list(card.threshold) == ["the paper's", "ours, post hoc"] and list(card.verdict) == ["holds", "holds"]
-    assert list(card["seeds holding"]) == ["3 of 3", "3 of 3"]
+    assert list(card["seeds holding"]) == ["3 of 3", "3 of 3"] and list(card["at the paper's scale"]) == ["—", "—"]
+    # runs at the paper's scale are counted in their own column, never mixed with the seeds
+    run = {"format": 1, "paper_scale": True, "provenance": {"device": "cpu", "smoke": False},
+           "experiments": {"e": {"status": "done", "runs": 3, "epochs": {"m": 200},
+                                 "values": {"07_x": {"x": {"value": 0.3, "per_run": [0.3, 0.31, 0.29]}}}}}}
+    (tmp_path / "scale").mkdir()
+    (tmp_path / "scale" / "run.json").write_text(json.dumps(run))
+    card = scorecard.claims(seeds=seeds, paper_scale=tmp_path / "scale")
+    assert list(card.verdict) == ["holds", "holds"] and list(card["at the paper's scale"]) == ["fails (0 of 3 runs)",
+                                                                                                "holds (3 of 3 runs)"]
 
 
 def _run_with(monkeypatch, parameters):

@@ -36,7 +36,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 __all__ = ["Paper", "Ours", "Claim", "Verdict", "RULE", "verdicts", "verdict", "contradiction", "fingerprint",
-           "seed_record", "seed_values", "seed_mean", "seeds_describe", "stale", "from_notebook", "glue", "status", "table", "SEEDS_FILE"]
+           "seed_record", "seed_values", "seed_mean", "seeds_describe", "stale", "from_notebook", "glue", "status", "table", "SEEDS_FILE",
+           "PAPER_SCALE", "paper_scale", "paper_scale_runs", "paper_scale_verdicts", "paper_scale_about",
+           "paper_scale_words"]
 
 MIN_SEEDS = 3   # fewer seeds decide nothing
 SPREADS = 2.0   # the mean margin must be this many noises from zero
@@ -51,6 +53,8 @@ RULE = (f"A claim **holds** when its margin (how far the measured value lies on 
         f"'holds' is about a one-sided t-test at the 4 % level: across the book's claims, expect a wrong decision "
         f"now and then among those whose true margin is near zero.")
 SEEDS_FILE = Path(__file__).parent / "bundle" / "seeds.json"
+# Runs at the paper's scale (``python -m vaebook.paper_scale``): one results file per run, committed as package data
+PAPER_SCALE = Path(__file__).parent / "bundle" / "paper_scale"
 HOLDS, FAILS, UNDECIDED = "holds", "fails", "undecided"
 
 
@@ -151,6 +155,7 @@ class Verdict:
     margins: list[float] = field(default_factory=list)
     noise: float = math.nan
     why: str = ""
+    unit: str = "seeds"  # what the margins are of: the seeds of the fast profile, or "runs" at the paper's scale
 
     @property
     def held(self) -> int:
@@ -164,31 +169,33 @@ class Verdict:
         """The verdict in plain words, with its seed count, to follow "the claim that …" in a sentence."""
         n = len(self.margins)
         if self.state == HOLDS:
-            return f"holds in all {n} seeds"
+            return f"holds in all {n} {self.unit}"
         if self.state == FAILS:
-            return f"fails in all {n} seeds"
+            return f"fails in all {n} {self.unit}"
         return f"is undecided: {self.why}"
 
 
-def verdict(claim: Claim, seeds: list[dict]) -> Verdict:
-    """The verdict of ``claim`` from the recorded values of each seed's run, by :data:`RULE`."""
+def verdict(claim: Claim, seeds: list[dict], unit: str = "seeds") -> Verdict:
+    """The verdict of ``claim`` from the recorded values of each seed's run, by :data:`RULE` (``unit``: what the runs
+    are called in its words)."""
     margins = [m for m in (claim.margin(v) for v in seeds) if m is not None]
     if len(margins) < MIN_SEEDS:
-        return Verdict(claim, UNDECIDED, margins, why=f"measured in {len(margins)} of the {MIN_SEEDS} seeds it needs")
+        return Verdict(claim, UNDECIDED, margins, why=f"measured in {len(margins)} of the {MIN_SEEDS} {unit} it needs",
+                       unit=unit)
     size = statistics.fmean(claim.size(v) for v in seeds if claim.margin(v) is not None)
     noise = max(statistics.stdev(margins), FLOOR * size, claim.resolution)
     mean = statistics.fmean(margins)
     held = sum(m > 0 for m in margins)
     if held == len(margins) and mean >= SPREADS * noise:
-        return Verdict(claim, HOLDS, margins, noise)
+        return Verdict(claim, HOLDS, margins, noise, unit=unit)
     if held == 0 and -mean >= SPREADS * noise:
-        return Verdict(claim, FAILS, margins, noise)
+        return Verdict(claim, FAILS, margins, noise, unit=unit)
     if 0 < held < len(margins):
-        why = f"it holds in {held} of {len(margins)} seeds"
+        why = f"it holds in {held} of {len(margins)} {unit}"
     else:
-        why = (f"it {'holds' if held else 'fails'} in all {len(margins)} seeds, but by less than "
+        why = (f"it {'holds' if held else 'fails'} in all {len(margins)} {unit}, but by less than "
                f"{SPREADS:g} times their spread")
-    return Verdict(claim, UNDECIDED, margins, noise, why)
+    return Verdict(claim, UNDECIDED, margins, noise, why, unit)
 
 
 def contradiction(v: Verdict, margin: float | None) -> str | None:
@@ -415,6 +422,88 @@ def _claims(claims) -> list[Claim]:
     return claims
 
 
+# ---------------------------------------------------------------------------------------------- the paper's scale
+def _paper_scale_files(path: Path | None) -> list[Path]:
+    path = Path(path) if path is not None else PAPER_SCALE
+    return sorted(path.glob("*.json")) if path.is_dir() else [path] if path.exists() else []
+
+
+def _is_paper_scale(results: dict) -> bool:
+    """A file measured at the paper's scale (on a GPU or a CPU: the device changes the time, not the numbers), never a
+    smoke run's."""
+    prov = results.get("provenance")
+    return results.get("paper_scale") is True and isinstance(prov, dict) and prov.get("smoke") is False
+
+
+def paper_scale(chapter: str, path: Path | None = None) -> dict[str, dict]:
+    """Every number of ``chapter`` measured at the paper's scale (:mod:`vaebook.paper_scale`), read from the results
+    file ``path`` or every file of the folder (default :data:`PAPER_SCALE`; a later file, by name, replaces an earlier
+    one's numbers): ``{name: {"value", "std", "per_run", "runs", "epochs", "experiment", "device", "device_name",
+    "torch", "commit", "date"}}``, named as the chapter records them. Smoke runs and unfinished experiments are left
+    out."""
+    from .files import read_json
+
+    out = {}
+    for file in _paper_scale_files(path):
+        try:
+            results = read_json(file)
+            if not isinstance(results, dict) or not isinstance(results.get("experiments", {}), dict):
+                raise ValueError("not a results file of vaebook.paper_scale")
+        except ValueError as e:
+            raise ValueError(f"the paper-scale results {file} are corrupt ({e}): run `python -m vaebook.paper_scale` "
+                             "again, or remove the file") from None
+        if not _is_paper_scale(results):
+            continue
+        prov = results["provenance"]
+        for name, exp in results.get("experiments", {}).items():
+            if not isinstance(exp, dict) or exp.get("status") != "done":
+                continue
+            for key, v in exp.get("values", {}).get(chapter, {}).items():
+                out[key] = {**v, "runs": exp["runs"], "epochs": exp["epochs"], "experiment": name,
+                            **{k: prov.get(k) for k in ("device", "device_name", "torch", "commit", "date")}}
+    return out
+
+
+def paper_scale_runs(chapter: str, path: Path | None = None) -> list[dict]:
+    """``chapter``'s paper-scale numbers (:func:`paper_scale`) as one dict of recorded values per run, as a seed run's
+    are, so that a claim's verdict at the paper's scale follows the same rule."""
+    runs: list[dict] = []
+    for key, v in paper_scale(chapter, path).items():
+        for i, value in enumerate(v["per_run"]):
+            if i == len(runs):
+                runs.append({})
+            runs[i][key] = value
+    return runs
+
+
+def paper_scale_verdicts(chapter: str, claims, path: Path | None = None) -> dict[str, Verdict]:
+    """The verdict at the paper's scale of each claim of ``chapter`` that its paper-scale runs measured, by id."""
+    runs = paper_scale_runs(chapter, path)
+    return {c.id: verdict(c, runs, "runs") for c in _claims(claims)
+            if runs and any(c.margin(r) is not None for r in runs)}
+
+
+def paper_scale_words(chapter: str, claims, claim_id: str, fmt: str = "{:.2f}", path: Path | None = None) -> str:
+    """What the runs at the paper's scale say of one claim, to follow "the claim that …" in a sentence: its verdict
+    there and the value it reads in each run ("holds in all 3 runs at the paper's scale (0.61, 0.64, 0.66)"), or
+    that none measured it."""
+    v = paper_scale_verdicts(chapter, claims, path).get(claim_id)
+    if v is None:
+        return "has not been measured at the paper's scale"
+    values = ", ".join(fmt.format(r[v.claim.reads]) for r in paper_scale_runs(chapter, path) if v.claim.reads in r)
+    return f"{v.words()} at the paper's scale ({values})"
+
+
+def paper_scale_about(chapter: str, path: Path | None = None) -> str:
+    """Where and how ``chapter``'s paper-scale numbers were measured, in words ("3 runs of 200 epochs on a CPU
+    (x86_64), torch 2.13.0, commit 369536d, 2026-12-07"); empty when there are none."""
+    found = {(v["runs"], max(v["epochs"].values(), default=0), v["device"], v["device_name"], v["torch"],
+              v["commit"], (v["date"] or "")[:10]) for v in paper_scale(chapter, path).values()}
+    return "; ".join(f"{runs} run{'s' * (runs != 1)} of {epochs} epochs on a {'GPU' if dev == 'cuda' else dev.upper()} "
+                     f"({name}), torch {torch}, commit {commit}, {date}"
+                     for runs, epochs, dev, name, torch, commit, date in sorted(found, key=str))
+
+
 def from_notebook(notebook: Path) -> list[Claim]:
     """The claims a chapter declares: its parameters cell and its claims cells (one, or several in page order when
     the claims are grouped), run without the experiment."""
@@ -473,13 +562,16 @@ def status(verdicts: list[Verdict]) -> str:
     return f"{lead}: of {n} claims, " + ", ".join(parts)
 
 
-def table(chapter: str, claims, values: dict | None = None, path: Path | None = None):
-    """The chapter's claims with their verdicts over seeds (and this run's margin), as a table for the page."""
+def table(chapter: str, claims, values: dict | None = None, path: Path | None = None,
+          paper_scale_path: Path | None = None):
+    """The chapter's claims with their verdicts over seeds (and this run's margin), as a table for the page; where
+    runs at the paper's scale measured a claim (:func:`paper_scale_verdicts`), its verdict there too."""
     import pandas as pd
 
     from .tables import CAPTION_STYLE, number_text
 
     record = seed_record(chapter, path)
+    at_scale = paper_scale_verdicts(chapter, claims, paper_scale_path)
     rows = []
     for v in verdicts(chapter, claims, path):
         c = v.claim
@@ -490,11 +582,17 @@ def table(chapter: str, claims, values: dict | None = None, path: Path | None = 
         if values is not None:
             m = c.margin(values)
             row["this run's margin"] = number_text(m) if m is not None else "not measured"
+        if at_scale:
+            p = at_scale.get(c.id)
+            row["at the paper's scale"] = f"{p.state} ({p.held} of {len(p.margins)} runs)" if p else "not run"
         rows.append(row)
     if record:
         caption = (f"{len(record.get('values', []))} seeds of the {record.get('profile', 'fast')} profile. " +
                    RULE.replace("**", ""))
     else:
         caption = "These claims have not been run over seeds yet: every verdict is undecided."
+    if at_scale:
+        caption += (f" At the paper's scale: {paper_scale_about(chapter, paper_scale_path)}, by the same rule "
+                    "(python -m vaebook.paper_scale).")
     return (pd.DataFrame(rows).style.hide(axis="index").set_caption(caption)
             .set_table_styles([CAPTION_STYLE, {"selector": "td, th", "props": "font-size: 0.85em; padding: 2px 6px"}]))

@@ -23,14 +23,18 @@ whole after each experiment, so a run cut short keeps what finished. Each experi
 names the chapters record (``auc_kl_bernoulli``: the mean over runs, with the per-run values and their spread), its
 runs, epochs, data, seconds, step times and estimate; the file records the device, torch, the commit, a fingerprint
 of the library's code and the date. ``--smoke`` runs the same code at toy size (bundled subsets, one epoch, two
-runs) in seconds on a CPU: its file says ``"paper_scale": false``, and :func:`values` never shows it. A run on a CPU
+runs) in seconds on a CPU: its file says ``"paper_scale": false``, and the book never shows it. A run on a CPU
 at full size is paper scale (the device changes the time, not the numbers): the part ``ch7_unseen`` (:data:`PARTS`)
 is what one affords, about an hour for three runs.
 
 It needs python3 with torch, numpy, pandas, scipy and scikit-learn, the repository, and the official files of
 Fashion-MNIST, MNIST and EMNIST-Letters under ``$VAEBOOK_DATA`` (the Makefile's ``paper-gpu`` target).
 
-Used in: chapter 7 (:func:`details`, its paper-scale section), ``make paper-gpu``.
+A run's file is committed under ``vaebook/bundle/paper_scale/``; :func:`vaebook.claims.paper_scale` reads them, and a
+chapter's claims table gives each claim's verdict at the paper's scale beside its verdict over the fast profile's
+seeds (chapter 7's pair, so far).
+
+Used in: ``make paper-gpu``; its results in the chapters' claims tables (:mod:`vaebook.claims`).
 """
 from __future__ import annotations
 
@@ -56,7 +60,7 @@ from . import settings
 from .aggregate import AggregatePosterior, elbo_surgery
 from .data import load
 from .distributions import ShiftedNormal, StandardNormal
-from .files import read_json, write_atomic
+from .files import write_atomic
 from .likelihoods import Bernoulli, Gaussian
 from .metrics import auroc
 from .nets import ConvNets, MLPNets
@@ -67,52 +71,10 @@ from .stacked import ELBO, AdversarialNegatives, Negatives, Recipe, fit_batched
 from .train import FitConfig, _own_random_state
 from .vae import VAE, Decoder, Encoder
 
-__all__ = ["EXPERIMENTS", "BUNDLED", "values", "details", "run", "main"]
+__all__ = ["EXPERIMENTS", "PARTS", "run", "main"]
 
-BUNDLED = Path(__file__).parent / "bundle" / "paper_scale.json"  # a GPU run's results, committed as package data
 ROOT = Path(__file__).resolve().parents[1]
 FORMAT = 1
-
-
-# ------------------------------------------------------------------------------------------------ reading
-def _read(path: str | Path | None) -> dict | None:
-    path = Path(path) if path is not None else BUNDLED
-    try:
-        return read_json(path)
-    except (OSError, ValueError):
-        return None
-
-
-def _is_paper_scale(results: dict | None) -> bool:
-    """A file measured at the paper's scale (on a GPU or a CPU: the device changes the time, not the scale), never a
-    smoke run's."""
-    prov = (results or {}).get("provenance", {})
-    return bool(results and results.get("paper_scale") is True and not prov.get("smoke", True))
-
-
-def details(chapter: str, path: str | Path | None = None) -> dict[str, dict]:
-    """Every paper-scale number of ``chapter`` (e.g. ``"04_negative_sampling"``) in the results file ``path``
-    (default: the committed :data:`BUNDLED`): ``{name: {"value", "std", "per_run", "runs", "epochs", "experiment",
-    "device", "device_name", "torch", "commit", "date"}}``. Empty when there is no file, or when the file was not made
-    at the paper's scale (a smoke run's)."""
-    results = _read(path)
-    if not _is_paper_scale(results):
-        return {}
-    prov, out = results["provenance"], {}
-    for name, exp in results.get("experiments", {}).items():
-        if exp.get("status") != "done":
-            continue
-        for key, v in exp.get("values", {}).get(chapter, {}).items():
-            out[key] = {**v, "runs": exp["runs"], "epochs": exp["epochs"], "experiment": name,
-                        "device": prov.get("device"), "device_name": prov.get("device_name"), "torch": prov.get("torch"),
-                        "commit": prov.get("commit"), "date": prov.get("date")}
-    return out
-
-
-def values(chapter: str, path: str | Path | None = None) -> dict[str, float]:
-    """``{name: mean over runs}`` of ``chapter``'s paper-scale numbers (:func:`details`), named as the chapter records
-    them (``auc_kl_bernoulli``); empty for a smoke file, or none."""
-    return {k: v["value"] for k, v in details(chapter, path).items()}
 
 
 # ------------------------------------------------------------------------------------------------ experiments

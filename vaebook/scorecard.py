@@ -93,12 +93,15 @@ def to_html(card: pd.DataFrame, digits: int = 3) -> str:
     return "\n".join(out)
 
 
-def claims(folder: Path | None = None, seeds: Path | None = None) -> pd.DataFrame:
-    """Every claim the chapters recorded, with its verdict over seeds and where its threshold comes from."""
+def claims(folder: Path | None = None, seeds: Path | None = None, paper_scale: Path | None = None) -> pd.DataFrame:
+    """Every claim the chapters recorded, with its verdict over seeds, its verdict at the paper's scale where runs
+    there measured it (:func:`vaebook.claims.paper_scale_verdicts`; a separate count, never mixed with the seeds'), and
+    where its threshold comes from."""
     folder = Path(folder) if folder is not None else results_dir()
     rows = []
     for path in sorted(folder.glob("*.json")):
         recorded = [_claims.Claim.from_dict(c) for c in read_file(path).get("claims") or []]
+        at_scale = _claims.paper_scale_verdicts(path.stem, recorded, paper_scale)
         for v in _claims.verdicts(path.stem, recorded, seeds):
             if v.claim.repeats:  # listed in the chapter it repeats
                 continue
@@ -108,6 +111,22 @@ def claims(folder: Path | None = None, seeds: Path | None = None) -> pd.DataFram
                                        "ours, post hoc" if source.post_hoc else "ours, a priori"),
                          "source": str(source), "verdict": v.state,
                          "seeds holding": f"{v.held} of {len(v.margins)}" if v.margins else "—",
-                         "known failure": "yes" if v.claim.known_failure else ""})
+                         "known failure": "yes" if v.claim.known_failure else "",
+                         "at the paper's scale": (f"{p.state} ({p.held} of {len(p.margins)} runs)"
+                                                  if (p := at_scale.get(v.claim.id)) else "—")})
     return pd.DataFrame(rows, columns=["chapter", "claim", "threshold", "source", "verdict", "seeds holding",
-                                       "known failure"])
+                                       "known failure", "at the paper's scale"])
+
+
+def paper_scale_summary(card: pd.DataFrame) -> str:
+    """The claims of :func:`claims` measured at the paper's scale, counted by verdict, in a sentence for the page."""
+    measured = card[card["at the paper's scale"] != "—"]["at the paper's scale"]
+    if measured.empty:
+        return ("No claim has been measured at the paper's scale yet: every verdict on this page is the fast "
+                "profile's.")
+    counts = {state: int(measured.str.startswith(state).sum()) for state in ("holds", "fails", "undecided")}
+    chapters = ", ".join(sorted(card[card["at the paper's scale"] != "—"].chapter.unique()))
+    return (f"{len(measured)} claims were also measured at the paper's scale ({chapters}; how, in the chapter's claims "
+            f"table): {counts['holds']} hold, {counts['fails']} fail and {counts['undecided']} are undecided there, by the "
+            "same rule. They are counted apart from the verdicts over the fast profile's seeds above.")
+
