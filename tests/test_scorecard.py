@@ -41,18 +41,23 @@ def test_claims_are_listed_with_their_verdict_and_the_origin_of_their_threshold(
     vb.record("07_x", claims=claims, x=0.9)
     seeds = tmp_path / "seeds.json"
     seeds.write_text(json.dumps({"format": 2, "chapters": {"07_x": {"values": [{"x": 0.9}, {"x": 0.91}, {"x": 0.89}]}}}))
-    card = scorecard.claims(seeds=seeds, paper_scale=tmp_path / "none")
+    card = scorecard.claims(seeds=seeds, paper_scale_path=tmp_path / "none")
     assert list(card.threshold) == ["the paper's", "ours, post hoc"] and list(card.verdict) == ["holds", "holds"]
     assert list(card["seeds holding"]) == ["3 of 3", "3 of 3"] and list(card["at the paper's scale"]) == ["—", "—"]
     # runs at the paper's scale are counted in their own column, never mixed with the seeds
-    run = {"format": 1, "paper_scale": True, "provenance": {"device": "cpu", "smoke": False},
+    run = {"format": 1, "paper_scale": True, "provenance": {"device": "cpu", "smoke": False, "date": "2026-12-07"},
            "experiments": {"e": {"status": "done", "runs": 3, "epochs": {"m": 200},
                                  "values": {"07_x": {"x": {"value": 0.3, "per_run": [0.3, 0.31, 0.29]}}}}}}
     (tmp_path / "scale").mkdir()
     (tmp_path / "scale" / "run.json").write_text(json.dumps(run))
-    card = scorecard.claims(seeds=seeds, paper_scale=tmp_path / "scale")
+    card = scorecard.claims(seeds=seeds, paper_scale_path=tmp_path / "scale")
     assert list(card.verdict) == ["holds", "holds"] and list(card["at the paper's scale"]) == ["fails (0 of 3 runs)",
                                                                                                 "holds (3 of 3 runs)"]
+    assert scorecard.paper_scale_summary(card).startswith("2 claims were also measured at the paper's scale (07_x; ")
+    assert "1 holds, 1 fails and 0 are undecided there" in scorecard.paper_scale_summary(card)
+    assert scorecard.paper_scale_summary(card.iloc[:1]).startswith("1 claim was also measured")
+    assert scorecard.paper_scale_summary(scorecard.claims(seeds=seeds, paper_scale_path=tmp_path / "none")).startswith(
+        "No claim has been measured at the paper's scale yet")
 
 
 def _run_with(monkeypatch, parameters):

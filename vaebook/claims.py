@@ -37,7 +37,7 @@ from pathlib import Path
 
 __all__ = ["Paper", "Ours", "Claim", "Verdict", "RULE", "verdicts", "verdict", "contradiction", "fingerprint",
            "seed_record", "seed_values", "seed_mean", "seeds_describe", "stale", "from_notebook", "glue", "status", "table", "SEEDS_FILE",
-           "PAPER_SCALE", "paper_scale", "paper_scale_runs", "paper_scale_verdicts", "paper_scale_about",
+           "PAPER_SCALE", "ScaleRuns", "paper_scale_runs", "paper_scale_verdicts", "paper_scale_about",
            "paper_scale_words"]
 
 MIN_SEEDS = 3   # fewer seeds decide nothing
@@ -423,85 +423,105 @@ def _claims(claims) -> list[Claim]:
 
 
 # ---------------------------------------------------------------------------------------------- the paper's scale
+PAPER_SCALE_FORMAT = 1  # the results format of vaebook.paper_scale
+
+
+@dataclass(frozen=True)
+class ScaleRuns:
+    """One experiment of one paper-scale results file: its runs' recorded values of a chapter (one dict per run, as a
+    seed run's), and where and how they were measured."""
+    experiment: str
+    runs: list[dict]
+    epochs: dict
+    about: dict  # device, device_name, torch, commit, date (the file's provenance)
+    file: str
+
+    def words(self) -> str:
+        """"3 runs of 200 epochs on a CPU (x86_64), torch 2.13.0, commit 369536d, 2026-12-07"."""
+        n, epochs, a = len(self.runs), max(self.epochs.values(), default=0), self.about
+        device = "a GPU" if a.get("device") == "cuda" else f"a {str(a.get('device') or 'unknown device').upper()}"
+        return (f"{n} run{'s' * (n != 1)} of {epochs} epochs on {device} ({a.get('device_name')}), torch "
+                f"{a.get('torch')}, commit {a.get('commit')}, {str(a.get('date') or '')[:10]}")
+
+
 def _paper_scale_files(path: Path | None) -> list[Path]:
     path = Path(path) if path is not None else PAPER_SCALE
     return sorted(path.glob("*.json")) if path.is_dir() else [path] if path.exists() else []
 
 
-def _is_paper_scale(results: dict) -> bool:
-    """A file measured at the paper's scale (on a GPU or a CPU: the device changes the time, not the numbers), never a
-    smoke run's."""
-    prov = results.get("provenance")
-    return results.get("paper_scale") is True and isinstance(prov, dict) and prov.get("smoke") is False
-
-
-def paper_scale(chapter: str, path: Path | None = None) -> dict[str, dict]:
-    """Every number of ``chapter`` measured at the paper's scale (:mod:`vaebook.paper_scale`), read from the results
-    file ``path`` or every file of the folder (default :data:`PAPER_SCALE`; a later file, by name, replaces an earlier
-    one's numbers): ``{name: {"value", "std", "per_run", "runs", "epochs", "experiment", "device", "device_name",
-    "torch", "commit", "date"}}``, named as the chapter records them. Smoke runs and unfinished experiments are left
-    out."""
+def _scale_runs(file: Path, chapter: str) -> list[ScaleRuns]:
+    """The experiments of one results file that measured ``chapter`` at the paper's scale (none for a smoke run's file,
+    or for an experiment that did not finish); a file not of :mod:`vaebook.paper_scale`'s format is an error."""
     from .files import read_json
 
-    out = {}
-    for file in _paper_scale_files(path):
-        try:
-            results = read_json(file)
-            if not isinstance(results, dict) or not isinstance(results.get("experiments", {}), dict):
-                raise ValueError("not a results file of vaebook.paper_scale")
-        except ValueError as e:
-            raise ValueError(f"the paper-scale results {file} are corrupt ({e}): run `python -m vaebook.paper_scale` "
-                             "again, or remove the file") from None
-        if not _is_paper_scale(results):
-            continue
-        prov = results["provenance"]
-        for name, exp in results.get("experiments", {}).items():
+    try:
+        results = read_json(file)
+        if not isinstance(results, dict) or results.get("format") != PAPER_SCALE_FORMAT:
+            raise ValueError(f"not a results file of vaebook.paper_scale (format {PAPER_SCALE_FORMAT})")
+        prov, experiments = results.get("provenance"), results.get("experiments")
+        if not isinstance(prov, dict) or not isinstance(experiments, dict):
+            raise ValueError("no provenance or experiments")
+        # at the paper's scale on a GPU or a CPU (the device changes the time, not the numbers); never a smoke run's
+        if results.get("paper_scale") is not True or prov.get("smoke") is not False:
+            return []
+        out = []
+        for name, exp in experiments.items():
             if not isinstance(exp, dict) or exp.get("status") != "done":
                 continue
-            for key, v in exp.get("values", {}).get(chapter, {}).items():
-                out[key] = {**v, "runs": exp["runs"], "epochs": exp["epochs"], "experiment": name,
-                            **{k: prov.get(k) for k in ("device", "device_name", "torch", "commit", "date")}}
-    return out
+            values = exp["values"].get(chapter, {})
+            if not values:
+                continue
+            n = exp["runs"]
+            if any(len(v["per_run"]) != n for v in values.values()):
+                raise ValueError(f"experiment {name!r} records other than its {n} runs")
+            runs = [{key: float(v["per_run"][i]) for key, v in values.items()} for i in range(n)]
+            out.append(ScaleRuns(name, runs, dict(exp["epochs"]), {k: prov.get(k) for k in
+                                 ("device", "device_name", "torch", "commit", "date")}, file.name))
+        return out
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise ValueError(f"the paper-scale results {file} are corrupt ({type(e).__name__}: {e}): run "
+                         "`python -m vaebook.paper_scale` again, or remove the file") from None
 
 
-def paper_scale_runs(chapter: str, path: Path | None = None) -> list[dict]:
-    """``chapter``'s paper-scale numbers (:func:`paper_scale`) as one dict of recorded values per run, as a seed run's
-    are, so that a claim's verdict at the paper's scale follows the same rule."""
-    runs: list[dict] = []
-    for key, v in paper_scale(chapter, path).items():
-        for i, value in enumerate(v["per_run"]):
-            if i == len(runs):
-                runs.append({})
-            runs[i][key] = value
-    return runs
+def paper_scale_runs(chapter: str, path: Path | None = None) -> list[ScaleRuns]:
+    """Every experiment that measured ``chapter`` at the paper's scale (:mod:`vaebook.paper_scale`), newest first by
+    the date of its file: from the results file ``path``, or from every file of the folder (default
+    :data:`PAPER_SCALE`, the committed runs). Runs of different experiments are never mixed: each was its own
+    training."""
+    found = [r for f in _paper_scale_files(path) for r in _scale_runs(f, chapter)]
+    return sorted(found, key=lambda r: str(r.about.get("date") or ""), reverse=True)
+
+
+def _runs_for(claim: Claim, groups: list[ScaleRuns]) -> ScaleRuns | None:
+    """The newest experiment whose runs record everything ``claim`` reads."""
+    return next((g for g in groups if all(claim.margin(r) is not None for r in g.runs)), None)
 
 
 def paper_scale_verdicts(chapter: str, claims, path: Path | None = None) -> dict[str, Verdict]:
-    """The verdict at the paper's scale of each claim of ``chapter`` that its paper-scale runs measured, by id."""
-    runs = paper_scale_runs(chapter, path)
-    return {c.id: verdict(c, runs, "runs") for c in _claims(claims)
-            if runs and any(c.margin(r) is not None for r in runs)}
+    """The verdict at the paper's scale of each claim of ``chapter`` that an experiment there measured, by id: from
+    the runs of the newest experiment that records all it reads, by the seeds' rule (:func:`verdict`)."""
+    groups = paper_scale_runs(chapter, path)
+    return {c.id: verdict(c, g.runs, "runs") for c in _claims(claims) if (g := _runs_for(c, groups))}
+
+
+def paper_scale_about(chapter: str, claims, path: Path | None = None) -> str:
+    """Where and how the runs behind ``chapter``'s verdicts at the paper's scale were measured, in words; empty when
+    there are none."""
+    groups = paper_scale_runs(chapter, path)
+    used = {id(g): g for c in _claims(claims) if (g := _runs_for(c, groups))}
+    return "; ".join(g.words() for g in used.values())
 
 
 def paper_scale_words(chapter: str, claims, claim_id: str, fmt: str = "{:.2f}", path: Path | None = None) -> str:
     """What the runs at the paper's scale say of one claim, to follow "the claim that …" in a sentence: its verdict
     there and the value it reads in each run ("holds in all 3 runs at the paper's scale (0.61, 0.64, 0.66)"), or
     that none measured it."""
-    v = paper_scale_verdicts(chapter, claims, path).get(claim_id)
-    if v is None:
+    claim = next(c for c in _claims(claims) if c.id == claim_id)
+    g = _runs_for(claim, paper_scale_runs(chapter, path))
+    if g is None:
         return "has not been measured at the paper's scale"
-    values = ", ".join(fmt.format(r[v.claim.reads]) for r in paper_scale_runs(chapter, path) if v.claim.reads in r)
-    return f"{v.words()} at the paper's scale ({values})"
-
-
-def paper_scale_about(chapter: str, path: Path | None = None) -> str:
-    """Where and how ``chapter``'s paper-scale numbers were measured, in words ("3 runs of 200 epochs on a CPU
-    (x86_64), torch 2.13.0, commit 369536d, 2026-12-07"); empty when there are none."""
-    found = {(v["runs"], max(v["epochs"].values(), default=0), v["device"], v["device_name"], v["torch"],
-              v["commit"], (v["date"] or "")[:10]) for v in paper_scale(chapter, path).values()}
-    return "; ".join(f"{runs} run{'s' * (runs != 1)} of {epochs} epochs on a {'GPU' if dev == 'cuda' else dev.upper()} "
-                     f"({name}), torch {torch}, commit {commit}, {date}"
-                     for runs, epochs, dev, name, torch, commit, date in sorted(found, key=str))
+    v = verdict(claim, g.runs, "runs")
+    return f"{v.words()} at the paper's scale ({', '.join(fmt.format(r[claim.reads]) for r in g.runs)})"
 
 
 def from_notebook(notebook: Path) -> list[Claim]:
@@ -592,7 +612,7 @@ def table(chapter: str, claims, values: dict | None = None, path: Path | None = 
     else:
         caption = "These claims have not been run over seeds yet: every verdict is undecided."
     if at_scale:
-        caption += (f" At the paper's scale: {paper_scale_about(chapter, paper_scale_path)}, by the same rule "
-                    "(python -m vaebook.paper_scale).")
+        caption += (f" At the paper's scale: {paper_scale_about(chapter, claims, paper_scale_path)}, by the same "
+                    "rule (python -m vaebook.paper_scale).")
     return (pd.DataFrame(rows).style.hide(axis="index").set_caption(caption)
             .set_table_styles([CAPTION_STYLE, {"selector": "td, th", "props": "font-size: 0.85em; padding: 2px 6px"}]))

@@ -1,10 +1,11 @@
-r"""The rows that go against the paper, trained and scored at the paper's scale in one short GPU run.
+r"""The rows that go against the paper, trained and scored at the paper's scale within a time budget.
 
     python -m vaebook.paper_scale --budget-s 420 --out paper_scale.json [--device cuda] [--smoke] [--only NAME ...]
 
-No number in the book's chapters comes from the paper's scale (the full datasets, the paper's nets, epochs and runs):
-the fast profile is what a CPU affords. The rows most likely to depend on scale are the ones that go against the
-paper. This module runs them, most informative first (:data:`EXPERIMENTS`):
+The chapters' numbers come from the fast profile, what a CPU affords; the paper's scale is the full datasets and
+the paper's nets, epochs and runs. The rows most likely to depend on scale are the ones that go against the paper.
+This module runs them, most informative first (:data:`EXPERIMENTS`), in one short GPU run (``make paper-gpu``), or
+one of them, or one part of one (:data:`PARTS`), on whatever machine has the time:
 
 1. ``ch4_baseline_bernoulli``: chapter 4's Table 1 Bernoulli baseline, which is chapter 1's Table 1 Bernoulli row and
    its Table 5 at D = 10 (the same model: conv nets, latent 10, RMSprop lr 1e-4, batch 50, 100 epochs on all of
@@ -14,7 +15,9 @@ paper. This module runs them, most informative first (:data:`EXPERIMENTS`):
 6. ``ch1_table5``: chapter 1's Table 5, the Bernoulli VAE at D = 50, 100, 250 and 500;
 7. ``ch7_pair``: chapter 7's deep and shallow VAEs on all of MNIST (with and without the 9s, 200 epochs, 3 runs);
 8. ``ch6_ratio``: chapter 6's density-ratio classifier, to convergence, on its main VAE;
-9. ``ch4_noise``: chapter 4's Table 3 noise negatives.
+9. ``ch4_noise``: chapter 4's Table 3 noise negatives;
+
+and the part ``ch7_unseen``: ``ch7_pair``'s two models without the 9s, its Fig. 2 claims at half its cost.
 
 The runs of one model are trained as one batched model (:mod:`vaebook.stacked`), the data resident on the device.
 Before an experiment starts, a few timed steps of each of its models give its cost; an experiment that cannot finish

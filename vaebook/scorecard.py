@@ -93,7 +93,7 @@ def to_html(card: pd.DataFrame, digits: int = 3) -> str:
     return "\n".join(out)
 
 
-def claims(folder: Path | None = None, seeds: Path | None = None, paper_scale: Path | None = None) -> pd.DataFrame:
+def claims(folder: Path | None = None, seeds: Path | None = None, paper_scale_path: Path | None = None) -> pd.DataFrame:
     """Every claim the chapters recorded, with its verdict over seeds, its verdict at the paper's scale where runs
     there measured it (:func:`vaebook.claims.paper_scale_verdicts`; a separate count, never mixed with the seeds'), and
     where its threshold comes from."""
@@ -101,7 +101,7 @@ def claims(folder: Path | None = None, seeds: Path | None = None, paper_scale: P
     rows = []
     for path in sorted(folder.glob("*.json")):
         recorded = [_claims.Claim.from_dict(c) for c in read_file(path).get("claims") or []]
-        at_scale = _claims.paper_scale_verdicts(path.stem, recorded, paper_scale)
+        at_scale = _claims.paper_scale_verdicts(path.stem, recorded, paper_scale_path)
         for v in _claims.verdicts(path.stem, recorded, seeds):
             if v.claim.repeats:  # listed in the chapter it repeats
                 continue
@@ -126,7 +126,10 @@ def paper_scale_summary(card: pd.DataFrame) -> str:
                 "profile's.")
     counts = {state: int(measured.str.startswith(state).sum()) for state in ("holds", "fails", "undecided")}
     chapters = ", ".join(sorted(card[card["at the paper's scale"] != "—"].chapter.unique()))
-    return (f"{len(measured)} claims were also measured at the paper's scale ({chapters}; how, in the chapter's claims "
-            f"table): {counts['holds']} hold, {counts['fails']} fail and {counts['undecided']} are undecided there, by the "
-            "same rule. They are counted apart from the verdicts over the fast profile's seeds above.")
+    n = len(measured)
+    return (f"{n} claim{'s were' if n != 1 else ' was'} also measured at the paper's scale ({chapters}; how, in the "
+            f"chapter's claims table): {counts['holds']} hold{'s' * (counts['holds'] == 1)}, {counts['fails']} "
+            f"fail{'s' * (counts['fails'] == 1)} and {counts['undecided']} {'is' if counts['undecided'] == 1 else 'are'} "
+            "undecided there, by the same rule. They are counted apart from the verdicts over the fast profile's seeds "
+            "above.")
 
