@@ -109,7 +109,7 @@ def test_a_claim_at_the_paper_scale_is_decided_by_the_seeds_rule_from_one_experi
     assert (claims.paper_scale_words("07_novel_examples", [MOSTLY], "deep_mostly_mu", path=tmp_path)
             == "is undecided: it holds in 3 of 5 runs at the paper's scale (0.45, 0.52, 0.55, 0.40, 0.60)")
     assert (claims.paper_scale_words("07_novel_examples", [VS], "deep_vs_shallow", path=tmp_path)
-            == "holds in all 3 runs at the paper's scale (0.61, 0.64, 0.66)")
+            == "holds in all 3 runs at the paper's scale (0.61 against 0.10, 0.64 against 0.12, 0.66 against 0.11)")
     about = claims.paper_scale_about("07_novel_examples", [MOSTLY, VS], tmp_path)
     assert "5 runs of 200 epochs on a GPU" in about and "3 runs of 200 epochs on a CPU (x86)" in about
     assert claims.paper_scale_about("07_novel_examples", [other], tmp_path) == ""
@@ -153,3 +153,14 @@ def test_the_cuda_graph_check_compares_two_trainings_and_fails_where_no_graph_ra
     check = ps.check_graphs(ps.torch.device("cpu"), steps=2)
     assert check["loss_diff"] == 0 and check["weight_diff"] == 0  # the plain step twice: the same training
     assert check["ok"] is False and check["settings"]["graphs_why_not"] == "CUDA only"
+
+
+def test_the_committed_runs_at_the_paper_scale_are_read_and_measure_chapter_7s_fig_2_claims():
+    """vaebook/bundle/paper_scale/ ships with the book: chapter 7's page quotes its verdicts (whatever they are)."""
+    from pathlib import Path
+
+    (group, *_) = claims.paper_scale_runs("07_novel_examples")
+    assert group.experiment == "ch7_unseen" and len(group.runs) == 3 and set(group.epochs.values()) == {200}
+    notebook = Path(__file__).resolve().parents[1] / "notebooks" / "07_novel_examples.ipynb"
+    measured = claims.paper_scale_verdicts("07_novel_examples", claims.from_notebook(notebook))
+    assert {"deep_mostly_mu", "shallow_mostly_x", "deep_vs_shallow"} <= set(measured)

@@ -514,14 +514,18 @@ def paper_scale_about(chapter: str, claims, path: Path | None = None) -> str:
 
 def paper_scale_words(chapter: str, claims, claim_id: str, fmt: str = "{:.2f}", path: Path | None = None) -> str:
     """What the runs at the paper's scale say of one claim, to follow "the claim that …" in a sentence: its verdict
-    there and the value it reads in each run ("holds in all 3 runs at the paper's scale (0.61, 0.64, 0.66)"), or
-    that none measured it."""
+    there and the value it reads in each run ("holds in all 3 runs at the paper's scale (0.61, 0.64, 0.66)"; for a
+    claim that compares two recorded values, both: "0.61 against 0.10, …"), or that none measured it."""
     claim = next(c for c in _claims(claims) if c.id == claim_id)
     g = _runs_for(claim, paper_scale_runs(chapter, path))
     if g is None:
         return "has not been measured at the paper's scale"
     v = verdict(claim, g.runs, "runs")
-    return f"{v.words()} at the paper's scale ({', '.join(fmt.format(r[claim.reads]) for r in g.runs)})"
+    if isinstance(claim.than, str):  # a comparison of two values: both, run by run
+        values = ", ".join(f"{fmt.format(r[claim.reads])} against {fmt.format(r[claim.than])}" for r in g.runs)
+    else:
+        values = ", ".join(fmt.format(r[claim.reads]) for r in g.runs)
+    return f"{v.words()} at the paper's scale ({values})"
 
 
 def from_notebook(notebook: Path) -> list[Claim]:
