@@ -53,9 +53,9 @@ def test_claims_are_listed_with_their_verdict_and_the_origin_of_their_threshold(
     card = scorecard.claims(seeds=seeds, paper_scale_path=tmp_path / "scale")
     assert list(card.verdict) == ["holds", "holds"] and list(card["at the paper's scale"]) == ["fails (0 of 3 runs)",
                                                                                                 "holds (3 of 3 runs)"]
-    assert scorecard.paper_scale_summary(card).startswith("2 claims were also measured at the paper's scale (07_x; ")
-    assert "1 holds, 1 fails and 0 are undecided there" in scorecard.paper_scale_summary(card)
-    assert scorecard.paper_scale_summary(card.iloc[:1]).startswith("1 claim was also measured")
+    assert scorecard.paper_scale_summary(card).startswith("2 claims of 07_x were also measured at the paper's scale")
+    assert ("1 holds, 1 fails there; 1 with the paper's threshold, 1 with ours" in scorecard.paper_scale_summary(card))
+    assert scorecard.paper_scale_summary(card.iloc[:1]).startswith("1 claim of 07_x was also measured")
     assert scorecard.paper_scale_summary(scorecard.claims(seeds=seeds, paper_scale_path=tmp_path / "none")).startswith(
         "No claim has been measured at the paper's scale yet")
 

@@ -435,13 +435,17 @@ class ScaleRuns:
     epochs: dict
     about: dict  # device, device_name, torch, commit, date (the file's provenance)
     file: str
+    n_train: int | None = None  # training images of its largest model
 
     def words(self) -> str:
-        """"3 runs of 200 epochs on a CPU (x86_64), torch 2.13.0, commit 369536d, 2026-12-07"."""
+        """"ch7_unseen: 3 runs of 200 epochs on 54,051 training images, on a CPU (x86_64), torch 2.13.0, commit 369536d,
+        2026-12-07"."""
         n, epochs, a = len(self.runs), max(self.epochs.values(), default=0), self.about
         device = "a GPU" if a.get("device") == "cuda" else f"a {str(a.get('device') or 'unknown device').upper()}"
-        return (f"{n} run{'s' * (n != 1)} of {epochs} epochs on {device} ({a.get('device_name')}), torch "
-                f"{a.get('torch')}, commit {a.get('commit')}, {str(a.get('date') or '')[:10]}")
+        images = f" on {self.n_train:,} training images" if self.n_train else ""
+        return (f"{self.experiment}: {n} run{'s' * (n != 1)} of {epochs} epochs{images}, on {device} "
+                f"({a.get('device_name')}), torch {a.get('torch')}, commit {a.get('commit')}, "
+                f"{str(a.get('date') or '')[:10]}")
 
 
 def _paper_scale_files(path: Path | None) -> list[Path]:
@@ -475,8 +479,11 @@ def _scale_runs(file: Path, chapter: str) -> list[ScaleRuns]:
             if any(len(v["per_run"]) != n for v in values.values()):
                 raise ValueError(f"experiment {name!r} records other than its {n} runs")
             runs = [{key: float(v["per_run"][i]) for key, v in values.items()} for i in range(n)]
+            n_train = exp.get("n_train")
+            n_train = max(n_train.values()) if isinstance(n_train, dict) and n_train else n_train
             out.append(ScaleRuns(name, runs, dict(exp["epochs"]), {k: prov.get(k) for k in
-                                 ("device", "device_name", "torch", "commit", "date")}, file.name))
+                                 ("device", "device_name", "torch", "commit", "date")}, file.name,
+                                 int(n_train) if isinstance(n_train, (int, float)) else None))
         return out
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise ValueError(f"the paper-scale results {file} are corrupt ({type(e).__name__}: {e}): run "
@@ -514,7 +521,7 @@ def paper_scale_about(chapter: str, claims, path: Path | None = None) -> str:
 
 def paper_scale_words(chapter: str, claims, claim_id: str, fmt: str = "{:.2f}", path: Path | None = None) -> str:
     """What the runs at the paper's scale say of one claim, to follow "the claim that …" in a sentence: its verdict
-    there and the value it reads in each run ("holds in all 3 runs at the paper's scale (0.61, 0.64, 0.66)"; for a
+    there and the value it reads in each run ("holds in all 3 runs (0.61, 0.64, 0.66)"; for a
     claim that compares two recorded values, both: "0.61 against 0.10, …"), or that none measured it."""
     claim = next(c for c in _claims(claims) if c.id == claim_id)
     g = _runs_for(claim, paper_scale_runs(chapter, path))
@@ -525,7 +532,7 @@ def paper_scale_words(chapter: str, claims, claim_id: str, fmt: str = "{:.2f}", 
         values = ", ".join(f"{fmt.format(r[claim.reads])} against {fmt.format(r[claim.than])}" for r in g.runs)
     else:
         values = ", ".join(fmt.format(r[claim.reads]) for r in g.runs)
-    return f"{v.words()} at the paper's scale ({values})"
+    return f"{v.words()} ({values})"
 
 
 def from_notebook(notebook: Path) -> list[Claim]:
@@ -616,7 +623,7 @@ def table(chapter: str, claims, values: dict | None = None, path: Path | None = 
     else:
         caption = "These claims have not been run over seeds yet: every verdict is undecided."
     if at_scale:
-        caption += (f" At the paper's scale: {paper_scale_about(chapter, claims, paper_scale_path)}, by the same "
-                    "rule (python -m vaebook.paper_scale).")
+        caption += (f" At the paper's scale, by the same rule: {paper_scale_about(chapter, claims, paper_scale_path)} "
+                    "(python -m vaebook.paper_scale --only <experiment>).")
     return (pd.DataFrame(rows).style.hide(axis="index").set_caption(caption)
             .set_table_styles([CAPTION_STYLE, {"selector": "td, th", "props": "font-size: 0.85em; padding: 2px 6px"}]))

@@ -119,17 +119,18 @@ def claims(folder: Path | None = None, seeds: Path | None = None, paper_scale_pa
 
 
 def paper_scale_summary(card: pd.DataFrame) -> str:
-    """The claims of :func:`claims` measured at the paper's scale, counted by verdict, in a sentence for the page."""
-    measured = card[card["at the paper's scale"] != "—"]["at the paper's scale"]
+    """The claims of :func:`claims` measured at the paper's scale, counted by verdict and by whose threshold they test,
+    in a sentence for the page."""
+    measured = card[card["at the paper's scale"] != "—"]
     if measured.empty:
         return ("No claim has been measured at the paper's scale yet: every verdict on this page is the fast "
                 "profile's.")
-    counts = {state: int(measured.str.startswith(state).sum()) for state in ("holds", "fails", "undecided")}
-    chapters = ", ".join(sorted(card[card["at the paper's scale"] != "—"].chapter.unique()))
-    n = len(measured)
-    return (f"{n} claim{'s were' if n != 1 else ' was'} also measured at the paper's scale ({chapters}; how, in the "
-            f"chapter's claims table): {counts['holds']} hold{'s' * (counts['holds'] == 1)}, {counts['fails']} "
-            f"fail{'s' * (counts['fails'] == 1)} and {counts['undecided']} {'is' if counts['undecided'] == 1 else 'are'} "
-            "undecided there, by the same rule. They are counted apart from the verdicts over the fast profile's seeds "
-            "above.")
-
+    n, state = len(measured), measured["at the paper's scale"]
+    counts = {s: int(state.str.startswith(s).sum()) for s in ("holds", "fails", "undecided")}
+    words = {"holds": ("holds", "hold"), "fails": ("fails", "fail"), "undecided": ("is undecided", "are undecided")}
+    verdicts = ", ".join(f"{k} {words[s][k != 1]}" for s, k in counts.items() if k)
+    papers = int((measured.threshold == "the paper's").sum())
+    return (f"{n} claim{'s' * (n != 1)} of {', '.join(sorted(measured.chapter.unique()))} "
+            f"{'were' if n != 1 else 'was'} also measured at the paper's scale (the chapter's claims table says how), "
+            f"by the same rule: {verdicts} there; {papers} with the paper's threshold, {n - papers} with ours. They are "
+            "counted apart from the verdicts over the fast profile's seeds above.")
