@@ -18,7 +18,7 @@ import pandas as pd
 
 from .results import book_root, read_file, results_dir
 from . import claims as _claims
-from .tables import CAPTION_STYLE, STATUSES, number_text, status
+from .tables import STATUSES, number_text, status
 
 __all__ = ["collect", "summary", "to_html", "claims"]
 
