@@ -124,6 +124,7 @@ def test_the_claims_table_gives_the_verdict_at_the_paper_scale_in_its_own_column
                         paper_scale_path=path).to_html()
     assert "at the paper&#x27;s scale" in html or "at the paper's scale" in html
     assert "undecided (2 of 3 runs)" in html and "not run" in html and "3 runs of 200 epochs, on a GPU" in html
+    assert "python -m vaebook.paper_scale --only ch7_unseen)" in html
     assert "at the paper" not in claims.table("07_novel_examples", [MOSTLY], path=tmp_path / "no-seeds.json",
                                               paper_scale_path=tmp_path / "absent").to_html()
 

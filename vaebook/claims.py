@@ -623,7 +623,9 @@ def table(chapter: str, claims, values: dict | None = None, path: Path | None = 
     else:
         caption = "These claims have not been run over seeds yet: every verdict is undecided."
     if at_scale:
+        groups = paper_scale_runs(chapter, paper_scale_path)
+        names = sorted({g.experiment for c in _claims(claims) if (g := _runs_for(c, groups))})
         caption += (f" At the paper's scale, by the same rule: {paper_scale_about(chapter, claims, paper_scale_path)} "
-                    "(python -m vaebook.paper_scale --only <experiment>).")
+                    f"(python -m vaebook.paper_scale --only {' '.join(names)}).")
     return (pd.DataFrame(rows).style.hide(axis="index").set_caption(caption)
             .set_table_styles([CAPTION_STYLE, {"selector": "td, th", "props": "font-size: 0.85em; padding: 2px 6px"}]))
