@@ -28,12 +28,12 @@ runs, epochs, data, seconds, step times and estimate; the file records the devic
 of the library's code and the date. ``--smoke`` runs the same code at toy size (bundled subsets, one epoch, two
 runs) in seconds on a CPU: its file says ``"paper_scale": false``, and the book never shows it. A run on a CPU
 at full size is paper scale (the device changes the time, not the numbers): the part ``ch7_unseen`` (:data:`PARTS`)
-is what one affords, about an hour for three runs.
+is what one affords: three runs in 78 minutes on two cores.
 
 It needs python3 with torch, numpy, pandas, scipy and scikit-learn, the repository, and the official files of
 Fashion-MNIST, MNIST and EMNIST-Letters under ``$VAEBOOK_DATA`` (the Makefile's ``paper-gpu`` target).
 
-A run's file is committed under ``vaebook/bundle/paper_scale/``; :func:`vaebook.claims.paper_scale` reads them, and a
+A run's file is committed under ``vaebook/bundle/paper_scale/``; :func:`vaebook.claims.paper_scale_runs` reads them, and a
 chapter's claims table gives each claim's verdict at the paper's scale beside its verdict over the fast profile's
 seeds (chapter 7's pair, so far).
 
