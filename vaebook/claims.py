@@ -438,14 +438,13 @@ class ScaleRuns:
     n_train: int | None = None  # training images of its largest model
 
     def words(self) -> str:
-        """"ch7_unseen: 3 runs of 200 epochs on 54,051 training images, on a CPU (x86_64), torch 2.13.0, commit 369536d,
-        2026-12-07"."""
+        """"3 runs of 200 epochs on 54,051 training images, on a CPU (x86_64), torch 2.13.0, 2026-12-07", as a page says
+        it (the commit that ran it is in the file, not on the page)."""
         n, epochs, a = len(self.runs), max(self.epochs.values(), default=0), self.about
         device = "a GPU" if a.get("device") == "cuda" else f"a {str(a.get('device') or 'unknown device').upper()}"
         images = f" on {self.n_train:,} training images" if self.n_train else ""
-        return (f"{self.experiment}: {n} run{'s' * (n != 1)} of {epochs} epochs{images}, on {device} "
-                f"({a.get('device_name')}), torch {a.get('torch')}, commit {a.get('commit')}, "
-                f"{str(a.get('date') or '')[:10]}")
+        return (f"{n} run{'s' * (n != 1)} of {epochs} epochs{images}, on {device} ({a.get('device_name')}), torch "
+                f"{a.get('torch')}, {str(a.get('date') or '')[:10]}")
 
 
 def _paper_scale_files(path: Path | None) -> list[Path]:
@@ -623,9 +622,6 @@ def table(chapter: str, claims, values: dict | None = None, path: Path | None = 
     else:
         caption = "These claims have not been run over seeds yet: every verdict is undecided."
     if at_scale:
-        groups = paper_scale_runs(chapter, paper_scale_path)
-        names = sorted({g.experiment for c in _claims(claims) if (g := _runs_for(c, groups))})
-        caption += (f" At the paper's scale, by the same rule: {paper_scale_about(chapter, claims, paper_scale_path)} "
-                    f"(python -m vaebook.paper_scale --only {' '.join(names)}).")
+        caption += f" At the paper's scale, by the same rule: {paper_scale_about(chapter, claims, paper_scale_path)}."
     return (pd.DataFrame(rows).style.hide(axis="index").set_caption(caption)
             .set_table_styles([CAPTION_STYLE, {"selector": "td, th", "props": "font-size: 0.85em; padding: 2px 6px"}]))
