@@ -153,11 +153,19 @@ def test_the_text_quotes_the_settings_the_chapter_ran_with(monkeypatch):
     vb.glue_parameters("ch9", "sweep_dims", "iw_samples", "beta")
     assert glued == {"ch9_sweep_dims": "10, 50, 100", "ch9_iw_samples": 3, "ch9_beta": 4.5}
     assert vb.run_parameters()["parameters"]["iw_samples"] == 20
+    # another profile's setting, as declared (a dry run's cut is this run's, not the profile's)
+    assert vb.profile_value("iw_samples", "full") == 100 and vb.profile_value("sweep_dims", "smoke") == [2]
+    with pytest.raises(KeyError, match="beta declares no value for the full profile"):
+        vb.profile_value("beta", "full")
+    with pytest.raises(vb.ParameterError, match="unknown profile 'paper'"):
+        vb.profile_value("iw_samples", "paper")
     with pytest.raises(KeyError, match=r"'epochs' is not a parameter of this run: .*\(beta, iw_samples, sweep_dims\)"):
         vb.glue_parameters("ch9", "epochs")
     _run(monkeypatch, PARAMETERS)  # a new run forgets them
     with pytest.raises(KeyError):
         vb.glue_parameters("ch9", "beta")
+    with pytest.raises(KeyError):
+        vb.profile_value("iw_samples", "full")
 
 
 def test_an_unwritable_results_folder_is_refused_where_the_run_starts(tmp_path, monkeypatch):

@@ -3,6 +3,7 @@ import torch
 from torch.distributions import Normal, kl_divergence
 
 import vaebook as vb
+from vaebook import ratio as vb_ratio
 from vaebook.ratio import AffineGaussian, random_gaussian, ratio_kl, ratio_minimise
 
 
@@ -46,8 +47,13 @@ def test_ratio_trick_stops_once_its_estimate_stops_moving_and_says_when_it_did_n
     assert est.converged and est.steps < 6400 and abs(est.kl - 0.5) < 0.15
     steps = [s for s, _ in est.trace]
     assert steps == [100 * 2 ** i for i in range(len(steps))] and est.kl == est.trace[-1][1]
+    # the rule it stopped by is the one it reports: its last two doublings each moved it by at most its tolerance
+    assert (est.rtol, est.atol) == (0.1, 0.05) and est.tolerance == max(0.1 * abs(est.kl), 0.05)
+    moves = [abs(b - a) for (_, a), (_, b) in zip(est.trace, est.trace[1:])]
+    assert est.last_move == moves[-1] and max(moves[-2:]) <= est.tolerance
     short = ratio_kl(lambda n: q.sample((n, 1)), lambda n: p.sample((n, 1)), dim=1, hidden=(32,), max_steps=150)
     assert not short.converged and short.steps == 150, "a budget that ends first must not be reported as converged"
+    assert (short.rtol, short.atol) == (vb_ratio.RTOL, vb_ratio.ATOL)
 
 
 def test_minimising_the_ratio_estimate_moves_a_gaussian_towards_its_target():

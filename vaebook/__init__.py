@@ -7,7 +7,7 @@ from . import runtime
 runtime.prepare()  # OpenMP settings must be in place before torch loads (see vaebook.runtime)
 
 from . import (aae, aggregate, baselines, cache, claims, data, flows, frechet, likelihoods, metrics, negative,
-               optimal_decoder, pae, plot, ratio, scorecard, scores, settings, tables, widgets)
+               optimal_decoder, pae, papers, plot, ratio, scorecard, scores, settings, tables, widgets)
 from .claims import Claim, Ours, Paper
 from .data import DataError, ImageSet, load, load_optional, to_tensor
 from .distributions import (GaussianMixture, GeneralizedGaussianMixture, GeneralizedNormal, PixelCategorical,
@@ -19,8 +19,8 @@ from .metrics import auroc, batched, logsumexp_chunked
 from .nets import (MLP, ConvDecoder, ConvEncoder, ConvNets, DCGANDecoder, DCGANEncoder, DCGANNets, KamoiColourDecoder,
                    KamoiColourNets, KamoiDecoder, KamoiNets,
                    MLPDecoder, MLPEncoder, MLPNets)
-from .profiles import (ParameterError, batches_cap, current_profile, device, epochs_cap, param, pick, progress,
-                       run_parameters, seed_everything, set_profile, steps_cap)
+from .profiles import (ParameterError, batches_cap, current_profile, device, epochs_cap, param, pick, profile_value,
+                       progress, run_parameters, seed_everything, set_profile, steps_cap)
 from .results import ResultsError, glue, glue_parameters, read_record, read_results, record
 from .settings import Settings
 from .scores import KL, BitsPerDim, NegativeLogLikelihood, PAEScores, Score, ood_scores

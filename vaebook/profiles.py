@@ -23,7 +23,7 @@ from . import settings as _settings
 from .settings import PROFILES, ParameterError
 
 __all__ = ["PROFILES", "ParameterError", "current_profile", "set_profile", "epochs_cap", "batches_cap", "steps_cap",
-           "dry_run_note", "pick", "param", "used_parameter", "run_parameters", "device", "seed_everything", "progress", "show_progress",
+           "dry_run_note", "pick", "param", "used_parameter", "profile_value", "run_parameters", "device", "seed_everything", "progress", "show_progress",
            "SEED_MAX"]
 
 T = TypeVar("T")
@@ -54,6 +54,7 @@ def set_profile(profile: str | None) -> str:
     run = _settings.Settings.from_environment(profile)
     _PARAMETERS.clear()
     _USED.clear()
+    _DECLARED.clear()
     _INJECTED.clear()
     _INJECTED.update(_check_injected(_input_history()))
     from .results import check_results_dir  # results imports this module
@@ -215,6 +216,7 @@ def param(name: str, value, kind, *, low=None, above=None, high=None, choices=No
         if checked is None:
             raise ParameterError(f"parameter {name} = {value!r}: it must be {rule}. {hint}")
     _remember(name, checked, default)
+    _DECLARED[name] = dict(profiles)
     _USED[name] = _capped(checked, steps)
     return _USED[name]
 
@@ -224,6 +226,8 @@ def param(name: str, value, kind, *, low=None, above=None, high=None, choices=No
 _PARAMETERS: dict[str, tuple[object, bool]] = {}
 # name -> the value the chapter runs with (after a dry run's cut): what its text quotes (used_parameter).
 _USED: dict[str, object] = {}
+# name -> the values its vb.param call declared for each profile (profile_value).
+_DECLARED: dict[str, dict[str, object]] = {}
 # The values papermill injected (`papermill -p name value`), read from the kernel's input history by set_profile.
 _INJECTED: dict[str, object] = {}
 
@@ -241,6 +245,18 @@ def used_parameter(name: str):
         raise KeyError(f"{name!r} is not a parameter of this run: only the values checked by vb.param are "
                        f"({', '.join(sorted(_USED)) or 'none yet'})")
     return _USED[name]
+
+
+def profile_value(name: str, profile: str):
+    """The value this run's parameter ``name`` takes in ``profile``, as its :func:`param` call declares it, so that a
+    page quotes another profile's setting from the one place it is set ("the full profile trains up to
+    {glue:text}`ch6_ratio_steps_full` steps")."""
+    if name not in _DECLARED:
+        raise KeyError(f"{name!r} is not a parameter of this run: only the values checked by vb.param are "
+                       f"({', '.join(sorted(_DECLARED)) or 'none yet'})")
+    if current_profile(profile) not in _DECLARED[name]:
+        raise KeyError(f"parameter {name} declares no value for the {profile} profile")
+    return _DECLARED[name][profile]
 
 
 def run_parameters() -> dict:

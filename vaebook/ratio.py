@@ -27,7 +27,14 @@ from torch.distributions.utils import _standard_normal
 from .nets import MLP
 from .train import _fused
 
-__all__ = ["RatioEstimate", "ratio_kl", "SyntheticGaussian", "AffineGaussian", "random_gaussian", "ratio_minimise"]
+__all__ = ["RTOL", "ATOL", "RatioEstimate", "ratio_kl", "SyntheticGaussian", "AffineGaussian", "random_gaussian", "ratio_minimise"]
+
+
+RTOL, ATOL = 0.05, 0.01  # ratio_kl stops when two doublings in a row each moved the estimate by at most this
+
+
+def _tolerance(kl: float, rtol: float, atol: float) -> float:
+    return max(rtol * abs(kl), atol)
 
 
 @dataclass(frozen=True)
@@ -35,13 +42,26 @@ class RatioEstimate:
     """A density-ratio estimate of KL[q ‖ p] and how it was reached.
 
     ``kl``: the estimate after ``steps`` training steps; ``trace``: (steps, estimate) at every check;
-    ``converged``: whether the last two doublings of the steps each changed the estimate by less than the
-    tolerance (False: the step budget ran out first, and the estimate may still be moving).
+    ``converged``: whether the last two doublings of the steps each changed the estimate by at most
+    :attr:`tolerance` (False: the step budget ran out first, and the estimate may still be moving); ``rtol`` and
+    ``atol``: the stopping rule's tolerances, relative to the estimate and in nats.
     """
     kl: float
     steps: int
     converged: bool
     trace: tuple[tuple[int, float], ...]
+    rtol: float = RTOL
+    atol: float = ATOL
+
+    @property
+    def tolerance(self) -> float:
+        """How far one doubling of the steps may move the final estimate for it to count as not moving (nats)."""
+        return _tolerance(self.kl, self.rtol, self.atol)
+
+    @property
+    def last_move(self) -> float | None:
+        """How far the last doubling of the steps moved the estimate (nats); None after a single check."""
+        return abs(self.trace[-1][1] - self.trace[-2][1]) if len(self.trace) > 1 else None
 
 
 def _classifier(dim: int, hidden: Sequence[int]) -> nn.Module:
@@ -66,7 +86,7 @@ def _classifier_step(clf: nn.Module, opt: torch.optim.Optimizer, zq: Tensor, zp:
 
 def ratio_kl(sample_q: Callable[[int], Tensor], sample_p: Callable[[int], Tensor], dim: int,
              hidden: Sequence[int] = (256, 256), max_steps: int = 3200, first_check: int = 100,
-             rtol: float = 0.05, atol: float = 0.01, batch_size: int = 256, lr: float = 1e-3,
+             rtol: float = RTOL, atol: float = ATOL, batch_size: int = 256, lr: float = 1e-3,
              n_eval: int = 10_000, seed: int = 0) -> RatioEstimate:
     """KL[q ‖ p] by the density-ratio trick, the classifier trained until its estimate stops moving.
 
@@ -88,14 +108,14 @@ def ratio_kl(sample_q: Callable[[int], Tensor], sample_p: Callable[[int], Tensor
         step = check
         with torch.no_grad():
             trace.append((step, clf(z_eval).mean().item()))
-        tol = max(rtol * abs(trace[-1][1]), atol)
+        tol = _tolerance(trace[-1][1], rtol, atol)
         if len(trace) > 2 and all(abs(trace[i][1] - trace[i - 1][1]) <= tol for i in (-1, -2)):
             converged = True
             break
         if step >= max_steps:
             break
         check = min(2 * step, max_steps)
-    return RatioEstimate(trace[-1][1], step, converged, tuple(trace))
+    return RatioEstimate(trace[-1][1], step, converged, tuple(trace), rtol, atol)
 
 
 class SyntheticGaussian(MultivariateNormal):
