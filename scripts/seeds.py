@@ -4,7 +4,10 @@
 
 Runs the chapters through ``scripts/run_full.py`` (one job per chapter and seed, profile ``fast``), then writes
 each chapter's recorded values and reproduction-table numbers, one set per seed, to ``vaebook/bundle/seeds.json``
-with the fingerprint of the code that made them (:func:`vaebook.claims.fingerprint`), the commit and the date. The verdicts of the chapters'
+with the fingerprint of the code that made them (:func:`vaebook.claims.fingerprint`), the commit and the date.
+A claim can be decided by a variant of its chapter, the chapter run with other parameters (``Claim.variant``,
+``"decoder=conv"``): each variant the claims name is run the same way, its jobs under ``<out>/variant-<name>``, and
+recorded as ``<stem>:<variant>`` (:func:`vaebook.claims.record_name`). The verdicts of the chapters'
 claims are computed from these values wherever they are shown or tested (:mod:`vaebook.claims`); a test fails
 when a chapter's code no longer matches its fingerprint. Seed 0 is the book's own build and is loaded from its
 model cache. About 10 minutes per seed on 2 cores, so the record is committed, not made in CI.
@@ -22,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 from scripts import chapters  # noqa: E402
 from scripts import run_full  # noqa: E402
 
-from vaebook.claims import SEEDS_FILE, fingerprint, from_notebook, verdict  # noqa: E402
+from vaebook.claims import (SEEDS_FILE, fingerprint, from_notebook, record_name, variant_parameters,  # noqa: E402
+                            verdict)
 from vaebook.files import atomic_path  # noqa: E402
 from vaebook.results import read_file  # noqa: E402
 
@@ -45,6 +49,11 @@ def gather(out: Path, chapter: str, runs: int) -> tuple[list[dict], list[dict], 
     return values, tables, commits, parameters
 
 
+def _variants(notebook: Path) -> list[str]:
+    """The variants the chapter's claims are decided by (``Claim.variant``), besides the chapter as written."""
+    return sorted({c.variant for c in from_notebook(notebook) if c.variant})
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("notebooks", nargs="*", help="default: every chapter")
@@ -54,43 +63,60 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", default=str(ROOT / "_build" / "models"), help="the book's model cache (seed 0)")
     ap.add_argument("--write", default=str(SEEDS_FILE), help="where the committed record goes")
     ap.add_argument("--gather-only", action="store_true", help="gather the jobs already under --out; run nothing")
+    ap.add_argument("--variant", action="append", help="only this variant of the chapters (\"decoder=conv\"; \"\": the "
+                    "chapters as written); default: the chapters as written and every variant their claims name")
     args = ap.parse_args(argv)
     notebooks = [Path(nb).resolve() for nb in args.notebooks] or [c.path for c in chapters.with_claims()]
     out = Path(args.out).resolve()
     before = {nb: fingerprint(nb) for nb in notebooks}  # the code the runs use: an edit during them is caught below
-    rc = 0 if args.gather_only else run_full.main([*map(str, notebooks), "--out", str(out), "--profile", "fast",
-                                                   "--runs", str(args.runs), "--cache", str(Path(args.cache).resolve()),
-                                                   "--parallel", str(args.parallel)])
+    plan = [(nb, v) for nb in notebooks for v in ["", *_variants(nb)] if args.variant is None or v in args.variant]
+    rc = 0
+    for variant in dict.fromkeys(v for _, v in plan):  # one run_full per variant, its chapters in parallel
+        jobs_out, group = out / _slug(variant), [str(nb) for nb, v in plan if v == variant]
+        parameters = [a for k, value in variant_parameters(variant).items() for a in ("-p", k, json.dumps(value))] \
+            if variant else []
+        if not args.gather_only:
+            rc = run_full.main([*group, "--out", str(jobs_out), "--profile", "fast", "--runs", str(args.runs),
+                                "--cache", str(Path(args.cache).resolve()), "--parallel", str(args.parallel),
+                                *parameters]) or rc
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     old = json.loads(Path(args.write).read_text()) if Path(args.write).exists() else {}
     record = dict(old.get("chapters", {})) if old.get("format") == 2 else {}
-    for nb in notebooks:
-        values, tables, commits, parameters = gather(out, nb.stem, args.runs)
+    for nb, variant in plan:
+        name = record_name(nb.stem, variant)
+        values, tables, commits, parameters = gather(out / _slug(variant), nb.stem, args.runs)
         if len(values) < args.runs:
-            print(f"{nb.stem}: only {len(values)} of {args.runs} seeds ran; its record is not replaced", file=sys.stderr)
+            print(f"{name}: only {len(values)} of {args.runs} seeds ran; its record is not replaced", file=sys.stderr)
             rc = rc or 1
             continue
         if fingerprint(nb) != before[nb]:
-            print(f"{nb.stem}: its code (or the library's) changed while its seeds ran; its record is not replaced: "
+            print(f"{name}: its code (or the library's) changed while its seeds ran; its record is not replaced: "
                   f"run make seeds CHAPTERS={nb.stem} again", file=sys.stderr)
             rc = rc or 1
             continue
-        if any(p != parameters[0] for p in parameters):
-            print(f"{nb.stem}: its seeds ran with other parameters than each other ({parameters}); its record is not "
-                  f"replaced", file=sys.stderr)
+        wanted = variant_parameters(variant) if variant else {}
+        if any(p != parameters[0] for p in parameters) or any(parameters[0].get(k) != v for k, v in wanted.items()):
+            print(f"{name}: its seeds ran with other parameters than each other or than its variant's ({parameters}); "
+                  f"its record is not replaced", file=sys.stderr)
             rc = rc or 1
             continue
-        record[nb.stem] = {"fingerprint": before[nb], "profile": "fast", "parameters": parameters[0],
-                             "commit": commits.pop() if len(commits) == 1 and None not in commits else head,
-                             "date": datetime.date.today().isoformat(), "values": values, "tables": tables}
+        record[name] = {"fingerprint": before[nb], "profile": "fast", "parameters": parameters[0],
+                        "commit": commits.pop() if len(commits) == 1 and None not in commits else head,
+                        "date": datetime.date.today().isoformat(), "values": values, "tables": tables}
         for c in from_notebook(nb):  # the chapter's claims as they stand now (a claims cell can change after a run)
-            v = verdict(c, values)
-            print(f"{nb.stem}: {v.state:9} {v.held}/{len(v.margins)}  {c.id}: {c.text}")
+            if c.variant == variant:
+                v = verdict(c, values)
+                print(f"{name}: {v.state:9} {v.held}/{len(v.margins)}  {c.id}: {c.text}")
     with atomic_path(args.write) as tmp:
         tmp.write_text(json.dumps({"format": 2, "chapters": dict(sorted(record.items()))}, indent=1,
                                   ensure_ascii=False) + "\n")
     print(f"wrote {args.write}")
     return rc
+
+
+def _slug(variant: str) -> str:
+    """The jobs' folder of a variant under --out: the chapters as written directly, a variant in its own."""
+    return "" if not variant else "variant-" + "".join(ch if ch.isalnum() else "_" for ch in variant)
 
 
 if __name__ == "__main__":

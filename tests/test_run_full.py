@@ -231,6 +231,35 @@ def test_seeds_gathers_the_seeds_that_ran_and_only_those_asked_for(tmp_path, mon
     assert len(parameters) == 2 and all("seed" not in p for p in parameters)  # the experiment, whatever the seed
 
 
+def test_seeds_records_a_variant_apart_and_only_with_its_parameters(tmp_path, monkeypatch):
+    """A variant's seed runs (the chapter run with other parameters) are recorded under its own name, and only when the
+    jobs ran with the variant's parameters."""
+    from scripts import seeds
+
+    import vaebook as vb
+    from vaebook import claims as vc
+
+    nb, write = ROOT / "notebooks" / "05_probabilistic_autoencoder.ipynb", tmp_path / "seeds.json"
+    variant = "decoder=conv"
+    assert variant in seeds._variants(nb)
+    for decoder, recorded in (("mlp", False), ("conv", True)):
+        out = tmp_path / decoder
+        for seed in range(3):
+            folder = out / "variant-decoder_conv" / "jobs" / nb.stem / f"seed{seed}"
+            (folder / "results").mkdir(parents=True)
+            (folder / "job.json").write_text(json.dumps({"seed": seed, "status": "ok", "commit": "abc"}))
+            for name in ("_PARAMETERS", "_USED", "_DECLARED"):  # this job's parameters only
+                monkeypatch.setattr(vb.profiles, name, {})
+            monkeypatch.setenv("VAEBOOK_RESULTS", str(folder / "results"))
+            vb.param("decoder", decoder, str)
+            vb.record(nb.stem, auroc_density_k64_mnist=0.9 + seed / 100)
+        rc = seeds.main([str(nb), "--out", str(out), "--gather-only", "--write", str(write), "--variant", variant])
+        record = vc.seed_record(vc.record_name(nb.stem, variant), write)
+        assert (rc == 0) == recorded and bool(record) == recorded
+    assert [v["auroc_density_k64_mnist"] for v in record["values"]] == [0.9, 0.91, 0.92]
+    assert record["parameters"] == {"decoder": "conv"} and not vc.seed_record(nb.stem, write)
+
+
 def test_the_cost_of_an_epoch_cut_to_a_few_minibatches_is_scaled_to_a_whole_one():
     whole = {"epochs_run": 1, "epochs_asked": 100, "seconds": 50.0}                        # logs before the cut
     cut = {"epochs_run": 1, "epochs_asked": 100, "seconds": 2.0, "batches_run": 20, "batches_per_epoch": 500}

@@ -193,3 +193,39 @@ def test_a_scope_status_says_in_part_only_where_a_claim_holds():
     assert status([v(HOLDS), v(HOLDS)]) == "reproduced"
     assert status([v(HOLDS), v(FAILS), v(UNDECIDED)]) == "in part: of 3 claims, 1 holds, 1 fails, 1 is undecided"
     assert status([v(FAILS), v(UNDECIDED), v(UNDECIDED)]) == "not reproduced: of 3 claims, 1 fails, 2 are undecided"
+
+
+def test_a_variants_claims_are_decided_by_its_own_seed_runs(tmp_path):
+    """A claim with ``variant`` reads the seed runs of the chapter run with those parameters, never the chapter's own,
+    and the book's run (the chapter as written) never contradicts it."""
+    assert vc.variant_parameters("decoder=conv, ae_epochs=10") == {"decoder": "conv", "ae_epochs": 10}
+    for bad in ("decoder", "=conv", "decoder=", "de coder=conv"):
+        with pytest.raises(ValueError, match="name=value"):
+            vc.variant_parameters(bad)
+    with pytest.raises(ValueError, match="name=value"):
+        _c(variant="conv")
+    assert vc.record_name("05_x") == "05_x" and vc.record_name("05_x", "decoder=conv") == "05_x:decoder=conv"
+    path = tmp_path / "seeds.json"
+    own, conv = [{"x": 0.4}, {"x": 0.41}, {"x": 0.39}], [{"x": 0.8}, {"x": 0.81}, {"x": 0.79}]
+    path.write_text(json.dumps({"format": 2, "chapters": {"05_x": {"values": own}, "05_x:decoder=conv": {"values": conv}}}))
+    plain, variant = _c(), _c(id="conv", variant="decoder=conv")
+    v_plain, v_variant = vc.verdicts("05_x", [plain, variant], path)
+    assert (v_plain.state, v_variant.state) == (vc.FAILS, vc.HOLDS)  # x > 0.5: fails as written, holds in the variant
+    assert vc.contradiction(v_variant, -0.3) is None and vc.contradiction(v_plain, 0.3) is not None
+    assert vc.paper_scale_verdicts("05_x", [variant], tmp_path / "none") == {}
+
+
+def test_a_variants_seed_runs_must_exist_be_current_and_have_its_parameters(tmp_path):
+    notebook = ROOT / "notebooks" / "05_probabilistic_autoencoder.ipynb"
+    variants = sorted({c.variant for c in vc.from_notebook(notebook) if c.variant})
+    assert variants, "chapter 5 decides its decoder claims by a variant's seed runs"
+    name, path = vc.record_name(notebook.stem, variants[0]), tmp_path / "seeds.json"
+    current = {"fingerprint": vc.fingerprint(notebook), "values": []}
+    path.write_text(json.dumps({"format": 2, "chapters": {notebook.stem: current}}))
+    assert f"{name} has no seed runs" in vc.stale(notebook.stem, notebook, path)
+    other = {**current, "parameters": {"decoder": "mlp"}}
+    path.write_text(json.dumps({"format": 2, "chapters": {notebook.stem: current, name: other}}))
+    assert "ran with other parameters" in vc.stale(notebook.stem, notebook, path)
+    ok = {**current, "parameters": vc.variant_parameters(variants[0])}
+    path.write_text(json.dumps({"format": 2, "chapters": {notebook.stem: current, name: ok}}))
+    assert vc.stale(notebook.stem, notebook, path) is None

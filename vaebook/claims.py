@@ -37,7 +37,7 @@ from pathlib import Path
 
 __all__ = ["Paper", "Ours", "Claim", "Verdict", "RULE", "verdicts", "verdict", "contradiction", "fingerprint",
            "seed_record", "seed_values", "seed_mean", "seeds_describe", "stale", "from_notebook", "glue", "status", "table", "SEEDS_FILE",
-           "PAPER_SCALE", "ScaleRuns", "paper_scale_runs", "paper_scale_verdicts", "paper_scale_about",
+           "record_name", "variant_parameters", "number_words", "PAPER_SCALE", "ScaleRuns", "paper_scale_runs", "paper_scale_verdicts", "paper_scale_about",
            "paper_scale_words"]
 
 MIN_SEEDS = 3   # fewer seeds decide nothing
@@ -85,7 +85,9 @@ class Claim:
     (words only: the numbers are in the chapter's tables); ``optional`` lets a profile leave its values out;
     ``resolution`` is the step of a count, which no margin smaller than it can be trusted across (a yes/no, 0 or 1
     read against 0.5, needs none: its margin is ±0.5 in every seed, and the seeds decide it when they agree);
-    ``repeats`` names the chapter whose claim this one restates.
+    ``repeats`` names the chapter whose claim this one restates; ``variant`` names the experiment that decides it when
+    it is not the chapter as written but the chapter run with other parameters (``"decoder=conv"``): its own seed runs
+    (:func:`record_name`), made apart from the book because they cost more than a page's budget.
     """
     id: str
     text: str
@@ -99,6 +101,7 @@ class Claim:
     optional: bool = False  # a profile may not measure what it reads (a sweep point, a full-profile section)
     resolution: float = 0.0  # the smallest step the value can take: 1 for a count (none for a yes/no)
     repeats: str = ""  # the chapter whose claim this one repeats (the scorecard counts it there only)
+    variant: str = ""  # "name=value,…": decided by the seed runs of the chapter run with these parameters
 
     def __post_init__(self):
         if self.op not in (">", "<"):
@@ -108,6 +111,11 @@ class Claim:
                              f"got {self.source!r}")
         if not self.id.isidentifier():
             raise ValueError(f"claim id {self.id!r} is not a plain name (letters, digits, '_')")
+        if self.variant:
+            try:
+                variant_parameters(self.variant)
+            except ValueError as e:
+                raise ValueError(f"claim {self.id!r}: {e}") from None
 
     def threshold(self, values: dict) -> float | None:
         """The threshold in a run with these recorded ``values``; None when the run did not record it."""
@@ -199,14 +207,15 @@ def verdict(claim: Claim, seeds: list[dict], unit: str = "seeds") -> Verdict:
 
 
 def contradiction(v: Verdict, margin: float | None) -> str | None:
-    """Why one more run (the book's, on any machine) contradicts a decided verdict, or None when it does not.
+    """Why one more run (the book's, on any machine) contradicts a decided verdict, or None when it does not (nor for a
+    claim that a variant decides: the book's run is not a run of that experiment).
 
     A run contradicts a verdict only when its margin lies on the other side of the threshold *and* outside the
     :data:`PREDICTION` prediction interval of the seeds' margins (Student's t with n − 1 degrees of freedom, the
     seeds' noise as its scale): one more draw of the same experiment lands there about once in a hundred claims
     at worst, while a sign flipped by a bug lands far beyond it.
     """
-    if v.state == UNDECIDED or margin is None:
+    if v.state == UNDECIDED or margin is None or v.claim.variant:  # a variant's claim: the book's run is not one of its
         return None
     n = len(v.margins)
     half_width = _t_quantile(0.5 + PREDICTION / 2, n - 1) * v.noise * math.sqrt(1 + 1 / n)
@@ -229,7 +238,8 @@ def _t_quantile(p: float, df: int) -> float:
 # Library modules that neither compute nor choose a number (they present, record, store or schedule): a change
 # to them does not make the seeds' values stale.
 # (Not runtime.py: it chooses how the CPU rounds, by flushing denormal floats.)
-NOT_NUMBERS = {"claims.py", "scorecard.py", "tables.py", "plot.py", "widgets.py", "results.py", "files.py", "cache.py"}
+NOT_NUMBERS = {"claims.py", "scorecard.py", "tables.py", "plot.py", "widgets.py", "results.py", "files.py", "cache.py",
+               "papers.py"}
 CLAIMS_TAG = "claims"  # the tag of a chapter's claims cell: editing a claim does not change its values
 
 
@@ -344,9 +354,30 @@ def _notebook_sources(path: Path) -> list[str]:
     return sources
 
 
+def variant_parameters(variant: str) -> dict:
+    """The parameters of a variant, ``"decoder=conv,ae_epochs=10"`` -> ``{"decoder": "conv", "ae_epochs": 10}`` (a
+    value that reads as JSON is that value, anything else a string)."""
+    parameters = {}
+    for part in variant.split(","):
+        name, eq, value = part.partition("=")
+        if not eq or not name.strip().isidentifier() or not value.strip():
+            raise ValueError(f"variant {variant!r}: write it as name=value[,name=value…], e.g. 'decoder=conv'")
+        try:
+            parameters[name.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            parameters[name.strip()] = value.strip()
+    return parameters
+
+
+def record_name(chapter: str, variant: str = "") -> str:
+    """The name of a seed record: the chapter's own (``variant`` empty), or that of the chapter run with the variant's
+    parameters, ``"05_probabilistic_autoencoder:decoder=conv"``."""
+    return f"{chapter}:{variant}" if variant else chapter
+
+
 def seed_record(chapter: str, path: Path | None = None) -> dict:
-    """The committed seed runs of ``chapter``: ``{"fingerprint", "commit", "date", "profile", "values": [...]}``,
-    empty when it has none."""
+    """The committed seed runs of ``chapter`` (or of a variant of it, by :func:`record_name`): ``{"fingerprint",
+    "commit", "date", "profile", "parameters", "values": [...]}``, empty when it has none."""
     path = Path(path) if path is not None else SEEDS_FILE
     if not path.exists():
         return {}
@@ -398,20 +429,34 @@ def seed_mean(chapter: str, quantity: str, path: Path | None = None) -> tuple[fl
 
 
 def stale(chapter: str, notebook: Path, path: Path | None = None) -> str | None:
-    """Why the committed seed runs of ``chapter`` no longer describe its code, or None when they do."""
-    record = seed_record(chapter, path)
-    if not record:
-        return f"{chapter} has no seed runs: run `make seeds CHAPTERS={chapter}`"
-    if record.get("fingerprint") != fingerprint(notebook):
-        return (f"the seed runs of {chapter} were made with other code (fingerprint {record.get('fingerprint')}, now "
-                f"{fingerprint(notebook)}): run `make seeds CHAPTERS={chapter}` and commit vaebook/bundle/seeds.json")
+    """Why the committed seed runs of ``chapter`` (and of each variant its claims name) no longer describe its code, or
+    None when they do."""
+    variants = sorted({c.variant for c in from_notebook(notebook) if c.variant}) if _has_claims(notebook) else []
+    for variant in ["", *variants]:
+        name, how = record_name(chapter, variant), f"make seeds CHAPTERS={chapter}"
+        record = seed_record(name, path)
+        if not record:
+            return f"{name} has no seed runs: run `{how}`"
+        if record.get("fingerprint") != fingerprint(notebook):
+            return (f"the seed runs of {name} were made with other code (fingerprint {record.get('fingerprint')}, now "
+                    f"{fingerprint(notebook)}): run `{how}` and commit vaebook/bundle/seeds.json")
+        if variant and any(record.get("parameters", {}).get(k) != v for k, v in variant_parameters(variant).items()):
+            return f"the seed runs of {name} ran with other parameters ({record.get('parameters')}): run `{how}`"
     return None
 
 
+def _has_claims(notebook: Path) -> bool:
+    return any(CLAIMS_TAG in c.get("metadata", {}).get("tags", [])
+               for c in json.loads(Path(notebook).read_text())["cells"])
+
+
 def verdicts(chapter: str, claims, path: Path | None = None) -> list[Verdict]:
-    """Each claim's verdict from the committed seed runs of ``chapter``."""
-    seeds = seed_record(chapter, path).get("values", [])
-    return [verdict(c, seeds) for c in _claims(claims)]
+    """Each claim's verdict from the committed seed runs of ``chapter``, or of the variant that decides it."""
+    seeds = {}
+    for c in (claims := _claims(claims)):
+        if (name := record_name(chapter, c.variant)) not in seeds:
+            seeds[name] = seed_record(name, path).get("values", [])
+    return [verdict(c, seeds[record_name(chapter, c.variant)]) for c in claims]
 
 
 def _claims(claims) -> list[Claim]:
@@ -500,6 +545,8 @@ def paper_scale_runs(chapter: str, path: Path | None = None) -> list[ScaleRuns]:
 
 def _runs_for(claim: Claim, groups: list[ScaleRuns]) -> ScaleRuns | None:
     """The newest experiment whose runs record everything ``claim`` reads."""
+    if claim.variant:  # decided by its variant's runs only
+        return None
     return next((g for g in groups if all(claim.margin(r) is not None for r in g.runs)), None)
 
 
@@ -558,6 +605,11 @@ def from_notebook(notebook: Path) -> list[Claim]:
 _NUMBER_WORDS = dict(enumerate(("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")))
 
 
+def number_words(n: int) -> str:
+    """A count as a page writes it: "three" up to ten, then digits ("1,000")."""
+    return _NUMBER_WORDS.get(n, f"{n:,}")
+
+
 def glue(prefix: str, verdicts: dict) -> None:
     """Make each verdict's words available to the page as ``{prefix}_verdict_{id}``, a count of them all as
     ``{prefix}_verdicts`` ("of its 7 claims, 4 hold, 1 fails and 2 are undecided"), and the number of seeds they
@@ -567,7 +619,7 @@ def glue(prefix: str, verdicts: dict) -> None:
     for v in verdicts.values():
         _glue(f"{prefix}_verdict_{v.claim.id}", v.words())
     seeds = max((len(v.margins) for v in verdicts.values()), default=0)
-    _glue(f"{prefix}_seeds", _NUMBER_WORDS.get(seeds, f"{seeds:,}"))
+    _glue(f"{prefix}_seeds", number_words(seeds))
     n = len(verdicts)
     counts = [(sum(v.state == s for v in verdicts.values()), s) for s in (HOLDS, FAILS, UNDECIDED)]
     words = {HOLDS: ("holds", "hold"), FAILS: ("fails", "fail"), UNDECIDED: ("is undecided", "are undecided")}
@@ -610,8 +662,9 @@ def table(chapter: str, claims, values: dict | None = None, path: Path | None = 
                "mean margin ± noise": f"{number_text(v.mean)} ± {number_text(v.noise)}" if v.margins else "—",
                "verdict": v.state + (" (known failure)" if c.known_failure and v.state != HOLDS else "")}
         if values is not None:
-            m = c.margin(values)
-            row["this run's margin"] = number_text(m) if m is not None else "not measured"
+            m = None if c.variant else c.margin(values)
+            row["this run's margin"] = (f"another experiment ({c.variant})" if c.variant else
+                                        number_text(m) if m is not None else "not measured")
         if at_scale:
             p = at_scale.get(c.id)
             row["at the paper's scale"] = f"{p.state} ({p.held} of {len(p.margins)} runs)" if p else "not run"

@@ -27,10 +27,14 @@ from torch.distributions.utils import _standard_normal
 from .nets import MLP
 from .train import _fused
 
-__all__ = ["RTOL", "ATOL", "RatioEstimate", "ratio_kl", "SyntheticGaussian", "AffineGaussian", "random_gaussian", "ratio_minimise"]
+__all__ = ["HIDDEN", "FIRST_CHECK", "RTOL", "ATOL", "RatioEstimate", "ratio_kl", "SyntheticGaussian", "AffineGaussian", "random_gaussian", "ratio_minimise"]
 
 
-RTOL, ATOL = 0.05, 0.01  # ratio_kl stops when two doublings in a row each moved the estimate by at most this
+# The classifier and stopping rule of ratio_kl, both ours (the paper's classifier is far larger and trains for a
+# fixed number of steps): hidden layers of HIDDEN units,
+# checked after FIRST_CHECK, 2·FIRST_CHECK, … steps, stopped when two doublings in a row each moved the estimate by at
+# most RTOL of its value or ATOL nats
+HIDDEN, FIRST_CHECK, RTOL, ATOL = (256, 256), 100, 0.05, 0.01
 
 
 def _tolerance(kl: float, rtol: float, atol: float) -> float:
@@ -85,7 +89,7 @@ def _classifier_step(clf: nn.Module, opt: torch.optim.Optimizer, zq: Tensor, zp:
 
 
 def ratio_kl(sample_q: Callable[[int], Tensor], sample_p: Callable[[int], Tensor], dim: int,
-             hidden: Sequence[int] = (256, 256), max_steps: int = 3200, first_check: int = 100,
+             hidden: Sequence[int] = HIDDEN, max_steps: int = 3200, first_check: int = FIRST_CHECK,
              rtol: float = RTOL, atol: float = ATOL, batch_size: int = 256, lr: float = 1e-3,
              n_eval: int = 10_000, seed: int = 0) -> RatioEstimate:
     """KL[q ‖ p] by the density-ratio trick, the classifier trained until its estimate stops moving.
@@ -158,7 +162,7 @@ def random_gaussian(d: int, generator: torch.Generator | None = None) -> Synthet
 
 
 def ratio_minimise(target: MultivariateNormal, learned: AffineGaussian, steps: int, check_every: int = 50,
-                   hidden: Sequence[int] = (256, 256), batch_size: int = 256, lr_classifier: float = 1e-4,
+                   hidden: Sequence[int] = HIDDEN, batch_size: int = 256, lr_classifier: float = 1e-4,
                    lr_gaussian: float = 1e-3, seed: int = 0) -> dict[str, list[float]]:
     """App. D's *minimisation*: learn ``learned``'s W and b to minimise the density-ratio estimate of
     KL[learned ‖ target], the classifier and the Gaussian trained jointly, one step each (a GAN's regime).
