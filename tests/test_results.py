@@ -158,6 +158,13 @@ def _row(**change):
     ({"meta": {}, "values": {}, "table": [_row(paper="about 0.5")]}, r"row 0 of its table \('AUROC'\) has paper='about 0.5'"),
     ({"meta": {}, "values": {}, "table": [_row(ours=None)]}, r"has ours=None"),
     ({"meta": {}, "values": {}, "table": [_row(unit=3)]}, r"has unit=3: numbers must be numbers, text text"),
+    ({"meta": {}, "values": {}, "claims": "x"}, r"its claims are a str, not a list"),
+    ({"meta": {}, "values": {}, "claims": [{"id": "a", "text": "t", "reads": "x", "op": ">", "than": 0.5}]},
+     r"claim 0 is not a claim \(KeyError: 'source'\)"),
+    ({"meta": {}, "values": {}, "claims": [{"id": "a b", "text": "t", "reads": "x", "op": ">", "than": 0.5,
+                                           "source": {"post_hoc": False}}]}, r"claim 0 is not a claim .*not a plain name"),
+    ({"meta": {"changed": ["seed"]}, "values": {}}, r"its meta data's 'changed' is of type list, not dict"),
+    ({"meta": {"profile": 3}, "values": {}}, r"its meta data's 'profile' is of type int, not str"),
 ])
 def test_a_malformed_results_file_is_named_with_what_is_wrong(blob, message):
     results_dir().mkdir(parents=True)

@@ -305,3 +305,14 @@ def test_the_cost_table_takes_gpu_seconds_as_they_are_and_scales_cpu_seconds():
     assert rows["on_gpu"][2] == "cuda" and rows["on_cpu"][2] == "cpu" and rows["on_both"][2] == "mixed"
     # 100 epochs of 36 s = 1 h per run, 3 runs: 3 GPU hours measured, 3 CPU hours = 0.15 GPU hours at 20×; both: 3.15
     assert rows["on_gpu"][-1] == "3.00 |" and rows["on_cpu"][-1] == "0.15 |" and rows["on_both"][-1] == "3.15 |"
+
+
+def test_the_summary_says_when_a_chapter_ran_with_other_parameters_than_its_own():
+    from scripts.full.report import summary_markdown
+
+    chapter = {"seeds": [0, 1], "profile": "full", "max_epochs": None, "max_steps": None, "max_batches": None,
+               "rows": [], "values": {}, "cost": {}}
+    summary = {"out": "x", "jobs": [], "failed": [], "chapters": {"ch": chapter}}
+    assert "other parameters" not in summary_markdown(summary)
+    summary["chapters"]["ch"] = {**chapter, "changed": {"n_test": 40}}
+    assert "**other parameters than the chapter's own: n_test = 40**" in summary_markdown(summary)

@@ -229,3 +229,15 @@ def test_a_variants_seed_runs_must_exist_be_current_and_have_its_parameters(tmp_
     ok = {**current, "parameters": vc.variant_parameters(variants[0])}
     path.write_text(json.dumps({"format": 2, "chapters": {notebook.stem: current, name: ok}}))
     assert vc.stale(notebook.stem, notebook, path) is None
+
+
+def test_the_claims_table_says_when_its_run_is_not_the_chapter_as_written(tmp_path, monkeypatch):
+    """A run with other parameters (papermill's -p, an edited parameters cell) labels its margins; a variant's claim
+    shows no margin of this run at all."""
+    c, variant = _c(), _c(id="conv", variant="decoder=conv")
+    monkeypatch.setattr(vb.profiles, "_PARAMETERS", {"n_test": (200, True)})
+    html = vc.table("05_x", [c, variant], {"x": 0.6}, path=tmp_path / "none.json").to_html()
+    assert "this run's margin</th>" in html and "another experiment (decoder=conv)" in html
+    monkeypatch.setattr(vb.profiles, "_PARAMETERS", {"n_test": (40, False)})
+    html = vc.table("05_x", [c], {"x": 0.6}, path=tmp_path / "none.json").to_html()
+    assert "this run's margin (a run with n_test = 40)</th>" in html

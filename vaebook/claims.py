@@ -652,8 +652,13 @@ def table(chapter: str, claims, values: dict | None = None, path: Path | None = 
 
     from .tables import CAPTION_STYLE, number_text
 
+    from .profiles import run_parameters
+
     record = seed_record(chapter, path)
     at_scale = paper_scale_verdicts(chapter, claims, paper_scale_path)
+    changed = run_parameters()["changed"]  # a run with other parameters than the chapter's own says so by its margins
+    margin_column = "this run's margin" + (" (a run with " + ", ".join(f"{k} = {v!r}" for k, v in changed.items()) + ")"
+                                           if changed else "")
     rows = []
     for v in verdicts(chapter, claims, path):
         c = v.claim
@@ -663,8 +668,8 @@ def table(chapter: str, claims, values: dict | None = None, path: Path | None = 
                "verdict": v.state + (" (known failure)" if c.known_failure and v.state != HOLDS else "")}
         if values is not None:
             m = None if c.variant else c.margin(values)
-            row["this run's margin"] = (f"another experiment ({c.variant})" if c.variant else
-                                        number_text(m) if m is not None else "not measured")
+            row[margin_column] = (f"another experiment ({c.variant})" if c.variant else
+                                  number_text(m) if m is not None else "not measured")
         if at_scale:
             p = at_scale.get(c.id)
             row["at the paper's scale"] = f"{p.state} ({p.held} of {len(p.margins)} runs)" if p else "not run"

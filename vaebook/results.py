@@ -161,6 +161,21 @@ def _check_blob(blob) -> None:
     for k, v in blob["values"].items():
         if not _finite(v):
             raise ValueError(f"value {k!r} is {v!r}, not a finite number")
+    meta = blob["meta"]
+    for key, kind in (("profile", str), ("parameters", dict), ("changed", dict)):
+        if key in meta and not isinstance(meta[key], kind):
+            raise ValueError(f"its meta data's {key!r} is of type {type(meta[key]).__name__}, not {kind.__name__}")
+    claims = blob.get("claims")
+    if claims is not None:
+        from .claims import Claim
+
+        if not isinstance(claims, list):
+            raise ValueError(f"its claims are a {type(claims).__name__}, not a list")
+        for i, c in enumerate(claims):
+            try:
+                Claim.from_dict(c)
+            except (TypeError, KeyError, ValueError, AttributeError) as e:
+                raise ValueError(f"claim {i} is not a claim ({type(e).__name__}: {e})") from None
     table = blob.get("table")
     if table is None:
         return

@@ -54,7 +54,8 @@ def gather(out: Path) -> dict:
         summary["chapters"][name] = {
             "seeds": sorted(chapter["seeds"]), "profile": chapter["meta"].get("profile"),
             "max_epochs": chapter["meta"].get("max_epochs"), "max_steps": chapter["meta"].get("max_steps"),
-            "max_batches": chapter["meta"].get("max_batches"), "rows": rows,
+            "max_batches": chapter["meta"].get("max_batches"), "changed": chapter["meta"].get("changed") or {},
+            "rows": rows,
             "values": {k: {"mean": _mean(v), "std": _std(v), "runs": len(v)} for k, v in chapter["values"].items()},
             "cost": cost(chapter["trained"])}
     with atomic_path(out / "summary.json") as tmp:

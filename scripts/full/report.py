@@ -21,6 +21,9 @@ def summary_markdown(summary: dict) -> str:
         caps += [f"epochs at {b} minibatches" for b in [chapter.get("max_batches")] if b]
         caps += [f"step counts at {s}" for s in [chapter.get("max_steps")] if s]
         cap = f"; **dry run, capped: {', '.join(caps)}; not a result**" if caps else ""
+        if chapter.get("changed"):  # parameters set through -p or an edited cell: not the chapter as written
+            cap += "; **other parameters than the chapter's own: " + ", ".join(
+                f"{k} = {v!r}" for k, v in chapter["changed"].items()) + "**"
         lines += ["", f"## {name}", "", f"Profile {chapter['profile']}, seeds {chapter['seeds']}{cap}.", "",
                   "| quantity | paper | ours (mean ± std) | runs | estimator |", "| --- | --- | --- | --- | --- |"]
         for row in chapter["rows"]:
