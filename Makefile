@@ -89,6 +89,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.gpu_step --steps 10
 	$(BIN)/python -m bench.bootstrap_speed --json bench/results/bootstrap.json
 	$(BIN)/python -m bench.pae_scores --json bench/results/pae_scores.json
+	$(BIN)/python -m bench.pae_decoder --json bench/results/pae_decoder.json
 	$(BIN)/python -m bench.notebook_code --json bench/results/notebook_code.json
 
 # Kernel hangs: every smoke notebook 30 times in a row, counting cells whose reply came late.

@@ -16,6 +16,7 @@ import statistics
 import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("VAEBOOK_PROGRESS", "0")
 import torch  # noqa: E402
 
 import vaebook as vb  # noqa: E402

@@ -25,17 +25,18 @@ ROOT = Path(__file__).resolve().parents[1]
 from scripts import chapters  # noqa: E402
 from scripts import run_full  # noqa: E402
 
-from vaebook.claims import (SEEDS_FILE, fingerprint, from_notebook, record_name, variant_parameters,  # noqa: E402
-                            verdict)
+from vaebook.claims import (SEEDS_FILE, canonical_variant, fingerprint, from_notebook, record_name,  # noqa: E402
+                            variant_parameters, verdict)
 from vaebook.files import atomic_path  # noqa: E402
 from vaebook.results import read_file  # noqa: E402
 
 
-def gather(out: Path, chapter: str, runs: int) -> tuple[list[dict], list[dict], set[str], list[dict]]:
+def gather(out: Path, chapter: str, runs: int) -> tuple[list[dict], list[dict], set[str], list[dict], set]:
     """Seeds 0 … runs − 1 of ``chapter`` that ran: each one's recorded values and reproduction-table numbers
-    (quantity -> ours), their commits, and each one's parameters but its seed (the experiment they all ran). Jobs of
-    other seeds under ``out`` are ignored."""
-    values, tables, commits, parameters = [], [], set(), []
+    (quantity -> ours), their commits, each one's parameters but its seed (the experiment they all ran), and the code
+    fingerprints they ran with (None for a job from before jobs recorded it). Jobs of other seeds under ``out`` are
+    ignored."""
+    values, tables, commits, parameters, ran_with = [], [], set(), [], set()
     for seed in range(runs):
         path = out / "jobs" / chapter / f"seed{seed}" / "job.json"
         results = path.parent / "results" / f"{chapter}.json"
@@ -45,8 +46,9 @@ def gather(out: Path, chapter: str, runs: int) -> tuple[list[dict], list[dict], 
         values.append(blob["values"])
         tables.append({r["quantity"]: r["ours"] for r in blob.get("table") or []})
         commits.add(json.loads(path.read_text()).get("commit"))
+        ran_with.add(json.loads(path.read_text()).get("fingerprint"))
         parameters.append({k: v for k, v in blob["meta"].get("parameters", {}).items() if k != "seed"})
-    return values, tables, commits, parameters
+    return values, tables, commits, parameters, ran_with
 
 
 def _variants(notebook: Path) -> list[str]:
@@ -69,7 +71,12 @@ def main(argv: list[str] | None = None) -> int:
     notebooks = [Path(nb).resolve() for nb in args.notebooks] or [c.path for c in chapters.with_claims()]
     out = Path(args.out).resolve()
     before = {nb: fingerprint(nb) for nb in notebooks}  # the code the runs use: an edit during them is caught below
-    plan = [(nb, v) for nb in notebooks for v in ["", *_variants(nb)] if args.variant is None or v in args.variant]
+    asked = None if args.variant is None else [canonical_variant(v) if v else "" for v in args.variant]
+    plan = [(nb, v) for nb in notebooks for v in ["", *_variants(nb)] if asked is None or v in asked]
+    if unknown := sorted(set(asked or []) - {v for _, v in plan}):
+        print(f"no claim of {', '.join(nb.stem for nb in notebooks)} names the variant(s) {unknown}: nothing to run for "
+              f"them (a claim names its variant by its `variant` field)", file=sys.stderr)
+        return 1
     rc = 0
     for variant in dict.fromkeys(v for _, v in plan):  # one run_full per variant, its chapters in parallel
         jobs_out, group = out / _slug(variant), [str(nb) for nb, v in plan if v == variant]
@@ -84,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     record = dict(old.get("chapters", {})) if old.get("format") == 2 else {}
     for nb, variant in plan:
         name = record_name(nb.stem, variant)
-        values, tables, commits, parameters = gather(out / _slug(variant), nb.stem, args.runs)
+        values, tables, commits, parameters, ran_with = gather(out / _slug(variant), nb.stem, args.runs)
         if len(values) < args.runs:
             print(f"{name}: only {len(values)} of {args.runs} seeds ran; its record is not replaced", file=sys.stderr)
             rc = rc or 1
@@ -92,6 +99,11 @@ def main(argv: list[str] | None = None) -> int:
         if fingerprint(nb) != before[nb]:
             print(f"{name}: its code (or the library's) changed while its seeds ran; its record is not replaced: "
                   f"run make seeds CHAPTERS={nb.stem} again", file=sys.stderr)
+            rc = rc or 1
+            continue
+        if not args.gather_only and ran_with != {before[nb]}:
+            print(f"{name}: its jobs ran with other code than the chapter's now ({sorted(map(str, ran_with))}); its record "
+                  f"is not replaced", file=sys.stderr)
             rc = rc or 1
             continue
         wanted = variant_parameters(variant) if variant else {}
@@ -102,7 +114,9 @@ def main(argv: list[str] | None = None) -> int:
             continue
         record[name] = {"fingerprint": before[nb], "profile": "fast", "parameters": parameters[0],
                         "commit": commits.pop() if len(commits) == 1 and None not in commits else head,
-                        "date": datetime.date.today().isoformat(), "values": values, "tables": tables}
+                        "date": datetime.date.today().isoformat(), "values": values, "tables": tables,
+                        # --gather-only stamps today's fingerprint on older runs: the one they ran with, when known
+                        **({"ran_with": sorted(ran_with, key=str)} if ran_with != {before[nb]} else {})}
         for c in from_notebook(nb):  # the chapter's claims as they stand now (a claims cell can change after a run)
             if c.variant == variant:
                 v = verdict(c, values)

@@ -225,9 +225,9 @@ def test_seeds_gathers_the_seeds_that_ran_and_only_those_asked_for(tmp_path, mon
             monkeypatch.setenv("VAEBOOK_RESULTS", str(folder / "results"))
             vb.record("07_novel_examples", deep_closer_to_mu_frac=f,
                       table=vb.reproduction_table([vb.row("q", f, unit="u", estimator="e", claim="c")], model="m", data="d"))
-    values, tables, commits, parameters = seeds.gather(out, "07_novel_examples", 3)
+    values, tables, commits, parameters, ran_with = seeds.gather(out, "07_novel_examples", 3)
     assert [v["deep_closer_to_mu_frac"] for v in values] == [0.6, 0.4] and tables == [{"q": 0.6}, {"q": 0.4}]
-    assert commits == {"abc"}
+    assert commits == {"abc"} and ran_with == {None}  # these jobs did not record the code they ran
     assert len(parameters) == 2 and all("seed" not in p for p in parameters)  # the experiment, whatever the seed
 
 
@@ -258,6 +258,20 @@ def test_seeds_records_a_variant_apart_and_only_with_its_parameters(tmp_path, mo
         assert (rc == 0) == recorded and bool(record) == recorded
     assert [v["auroc_density_k64_mnist"] for v in record["values"]] == [0.9, 0.91, 0.92]
     assert record["parameters"] == {"decoder": "conv"} and not vc.seed_record(nb.stem, write)
+
+
+def test_seeds_runs_a_variant_with_its_parameters_in_its_own_folder_and_refuses_one_no_claim_names(tmp_path, monkeypatch):
+    from scripts import seeds
+
+    nb, calls = ROOT / "notebooks" / "05_probabilistic_autoencoder.ipynb", []
+    monkeypatch.setattr(seeds.run_full, "main", lambda argv: calls.append(argv) or 0)
+    write = tmp_path / "seeds.json"
+    seeds.main([str(nb), "--out", str(tmp_path / "out"), "--write", str(write), "--variant", "decoder = conv"])
+    (argv,) = calls  # the variant alone, spelt its one way
+    assert argv[argv.index("--out") + 1] == str(tmp_path / "out" / "variant-decoder_conv")
+    assert ["-p", "decoder", '"conv"'] == argv[argv.index("-p"):argv.index("-p") + 3] and "fast" in argv
+    assert seeds.main([str(nb), "--out", str(tmp_path / "out"), "--write", str(write), "--variant", "decoder=gan"]) == 1
+    assert len(calls) == 1, "a variant no claim names runs nothing"
 
 
 def test_the_cost_of_an_epoch_cut_to_a_few_minibatches_is_scaled_to_a_whole_one():

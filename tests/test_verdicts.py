@@ -241,3 +241,14 @@ def test_the_claims_table_says_when_its_run_is_not_the_chapter_as_written(tmp_pa
     monkeypatch.setattr(vb.profiles, "_PARAMETERS", {"n_test": (40, False)})
     html = vc.table("05_x", [c], {"x": 0.6}, path=tmp_path / "none.json").to_html()
     assert "this run's margin (a run with n_test = 40)</th>" in html
+
+
+def test_a_variant_has_one_spelling_and_its_own_run_shows_its_margins(tmp_path, monkeypatch):
+    assert vc.canonical_variant(" decoder = conv , ae_epochs=10") == "decoder=conv,ae_epochs=10"
+    with pytest.raises(ValueError, match="write its variant as 'decoder=conv'"):
+        _c(variant="decoder = conv")
+    variant = _c(id="conv", variant="decoder=conv")
+    monkeypatch.setattr(vb.profiles, "_PARAMETERS", {"decoder": ("conv", False)})  # this run is the variant
+    html = vc.table("05_x", [variant], {"x": 0.6}, path=tmp_path / "none.json").to_html()
+    assert "this run's margin (a run with decoder = conv)</th>" in html and "another experiment" not in html
+    assert "decided by the seed runs of the chapter run with its parameters (decoder=conv)" in html

@@ -37,7 +37,7 @@ from pathlib import Path
 
 __all__ = ["Paper", "Ours", "Claim", "Verdict", "RULE", "verdicts", "verdict", "contradiction", "fingerprint",
            "seed_record", "seed_values", "seed_mean", "seeds_describe", "stale", "from_notebook", "glue", "status", "table", "SEEDS_FILE",
-           "record_name", "variant_parameters", "number_words", "PAPER_SCALE", "ScaleRuns", "paper_scale_runs", "paper_scale_verdicts", "paper_scale_about",
+           "record_name", "variant_parameters", "canonical_variant", "number_words", "PAPER_SCALE", "ScaleRuns", "paper_scale_runs", "paper_scale_verdicts", "paper_scale_about",
            "paper_scale_words"]
 
 MIN_SEEDS = 3   # fewer seeds decide nothing
@@ -113,9 +113,11 @@ class Claim:
             raise ValueError(f"claim id {self.id!r} is not a plain name (letters, digits, '_')")
         if self.variant:
             try:
-                variant_parameters(self.variant)
+                canonical = canonical_variant(self.variant)
             except ValueError as e:
                 raise ValueError(f"claim {self.id!r}: {e}") from None
+            if canonical != self.variant:  # one spelling per variant: it names the variant's record
+                raise ValueError(f"claim {self.id!r}: write its variant as {canonical!r}, not {self.variant!r}")
 
     def threshold(self, values: dict) -> float | None:
         """The threshold in a run with these recorded ``values``; None when the run did not record it."""
@@ -354,6 +356,9 @@ def _notebook_sources(path: Path) -> list[str]:
     return sources
 
 
+_MISSING = object()
+
+
 def variant_parameters(variant: str) -> dict:
     """The parameters of a variant, ``"decoder=conv,ae_epochs=10"`` -> ``{"decoder": "conv", "ae_epochs": 10}`` (a
     value that reads as JSON is that value, anything else a string)."""
@@ -367,6 +372,11 @@ def variant_parameters(variant: str) -> dict:
         except json.JSONDecodeError:
             parameters[name.strip()] = value.strip()
     return parameters
+
+
+def canonical_variant(variant: str) -> str:
+    """The one spelling of a variant, which names its record: ``"decoder = conv"`` -> ``"decoder=conv"``."""
+    return ",".join(f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in variant_parameters(variant).items())
 
 
 def record_name(chapter: str, variant: str = "") -> str:
@@ -433,7 +443,9 @@ def stale(chapter: str, notebook: Path, path: Path | None = None) -> str | None:
     None when they do."""
     variants = sorted({c.variant for c in from_notebook(notebook) if c.variant}) if _has_claims(notebook) else []
     for variant in ["", *variants]:
-        name, how = record_name(chapter, variant), f"make seeds CHAPTERS={chapter}"
+        name = record_name(chapter, variant)
+        how = (f"python -m scripts.seeds --variant {variant} notebooks/{chapter}.ipynb" if variant else
+               f"make seeds CHAPTERS={chapter}")
         record = seed_record(name, path)
         if not record:
             return f"{name} has no seed runs: run `{how}`"
@@ -618,7 +630,7 @@ def glue(prefix: str, verdicts: dict) -> None:
 
     for v in verdicts.values():
         _glue(f"{prefix}_verdict_{v.claim.id}", v.words())
-    seeds = max((len(v.margins) for v in verdicts.values()), default=0)
+    seeds = max((len(v.margins) for v in verdicts.values() if not v.claim.variant), default=0)  # the chapter's own
     _glue(f"{prefix}_seeds", number_words(seeds))
     n = len(verdicts)
     counts = [(sum(v.state == s for v in verdicts.values()), s) for s in (HOLDS, FAILS, UNDECIDED)]
@@ -657,8 +669,12 @@ def table(chapter: str, claims, values: dict | None = None, path: Path | None = 
     record = seed_record(chapter, path)
     at_scale = paper_scale_verdicts(chapter, claims, paper_scale_path)
     changed = run_parameters()["changed"]  # a run with other parameters than the chapter's own says so by its margins
-    margin_column = "this run's margin" + (" (a run with " + ", ".join(f"{k} = {v!r}" for k, v in changed.items()) + ")"
+    margin_column = "this run's margin" + (" (a run with " + ", ".join(f"{k} = {v}" for k, v in changed.items()) + ")"
                                            if changed else "")
+
+    def this_run(c: Claim) -> bool:  # a variant's claim is measured by this run only if this run is the variant
+        return not c.variant or all(changed.get(k, _MISSING) == v for k, v in variant_parameters(c.variant).items())
+
     rows = []
     for v in verdicts(chapter, claims, path):
         c = v.claim
@@ -667,8 +683,8 @@ def table(chapter: str, claims, values: dict | None = None, path: Path | None = 
                "mean margin ± noise": f"{number_text(v.mean)} ± {number_text(v.noise)}" if v.margins else "—",
                "verdict": v.state + (" (known failure)" if c.known_failure and v.state != HOLDS else "")}
         if values is not None:
-            m = None if c.variant else c.margin(values)
-            row[margin_column] = (f"another experiment ({c.variant})" if c.variant else
+            m = c.margin(values) if this_run(c) else None
+            row[margin_column] = (f"another experiment ({c.variant})" if not this_run(c) else
                                   number_text(m) if m is not None else "not measured")
         if at_scale:
             p = at_scale.get(c.id)
@@ -679,6 +695,9 @@ def table(chapter: str, claims, values: dict | None = None, path: Path | None = 
                    RULE.replace("**", ""))
     else:
         caption = "These claims have not been run over seeds yet: every verdict is undecided."
+    if variants := sorted({c.variant for c in _claims(claims) if c.variant}):
+        caption += (" A claim of a variant is decided by the seed runs of the chapter run with its parameters ("
+                    + "; ".join(variants) + "), by the same rule.")
     if at_scale:
         caption += f" At the paper's scale, by the same rule: {paper_scale_about(chapter, claims, paper_scale_path)}."
     return (pd.DataFrame(rows).style.hide(axis="index").set_caption(caption)

@@ -17,7 +17,10 @@ import torch
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve as _roc_curve
 from torch import Tensor
 
-__all__ = ["auroc", "aupr", "fpr_at_tpr", "bootstrap_ci", "roc_curve", "batched", "logsumexp_chunked"]
+__all__ = ["TPR", "LEVEL", "auroc", "aupr", "fpr_at_tpr", "bootstrap_ci", "roc_curve", "batched", "logsumexp_chunked"]
+
+TPR = 0.95  # the true-positive rate at which fpr_at_tpr reads the false-positive rate (the OOD literature's)
+LEVEL = 0.95  # the level of bootstrap_ci's intervals
 
 
 def _labels_scores(score_in, score_out):
@@ -41,7 +44,7 @@ def aupr(score_in, score_out) -> float:
     return float(average_precision_score(*_labels_scores(score_in, score_out)))
 
 
-def fpr_at_tpr(score_in, score_out, tpr: float = 0.95) -> float:
+def fpr_at_tpr(score_in, score_out, tpr: float = TPR) -> float:
     """The share of outliers accepted as inliers when the threshold accepts ``tpr`` of the inliers ("FPR at 95 %
     TPR", Hendrycks & Gimpel 2017; lower is better; 1 − ``tpr`` would be chance for a score unrelated to the sets)."""
     labels, scores = _labels_scores(score_in, score_out)
@@ -49,7 +52,7 @@ def fpr_at_tpr(score_in, score_out, tpr: float = 0.95) -> float:
     return float((scores[labels == 1] <= threshold).mean())
 
 
-def bootstrap_ci(metric: Callable, score_in, score_out, n_boot: int = 200, level: float = 0.95,
+def bootstrap_ci(metric: Callable, score_in, score_out, n_boot: int = 200, level: float = LEVEL,
                  seed: int = 0) -> tuple[float, float]:
     """A percentile bootstrap interval of ``metric(score_in, score_out)``: inliers and outliers resampled with
     replacement, each set on its own, ``n_boot`` times.
@@ -102,7 +105,7 @@ def _aupr_many(s_in, s_out, i, o) -> np.ndarray:
     return (c_out * tp / np.maximum(accepted, 1)).sum(axis=1) / o.shape[1]
 
 
-def _fpr_many(s_in, s_out, i, o, tpr: float = 0.95) -> np.ndarray:
+def _fpr_many(s_in, s_out, i, o, tpr: float = TPR) -> np.ndarray:
     """:func:`fpr_at_tpr` of each resample: its inliers' quantile as its threshold."""
     s_in, s_out = s_in[i], s_out[o]
     threshold = np.quantile(s_in, tpr, axis=1, keepdims=True)

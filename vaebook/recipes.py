@@ -139,8 +139,9 @@ class PAERecipe:
     ``flow_hidden`` units on its codes, then σ on validation images (:func:`vaebook.pae.train_pae`). The
     autoencoder trains with ``optimizer`` (Adam, learning rate 1e-3) and ``batch_size`` for ``ae_epochs``, the flow
     with Adam (learning rate 1e-3, batch 256) for ``flow_epochs``. The paper's autoencoder is convolutional; the fast
-    profile keeps the convolutional encoder with an MLP decoder, because the convolutional decoder's transposed
-    convolutions cost 3x more on a CPU."""
+    profile keeps the convolutional encoder with an MLP decoder, because a training step with the convolutional
+    decoder's transposed convolutions costs 2.6 to 2.9 times as much on a CPU (``bench/results/pae_decoder.json``);
+    chapter 5 quotes seed runs of the chapter with ``decoder="conv"`` instead."""
     encoder: str
     decoder: str
     ae_epochs: int

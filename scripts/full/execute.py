@@ -62,6 +62,7 @@ def _run(job: Job, folder: Path, env: dict[str, str]) -> dict:
     workarounds.install_kernel_reply_slices()
     notebook = Path(job.notebook)
     started, error = time.time(), None
+    commit, code = _commit(), _fingerprint(Path(job.notebook))  # what the job runs, taken before it runs
     running = folder / f".{notebook.stem}.running.ipynb"  # renamed onto its name only when the run succeeded
     try:
         parameters = {"profile": job.profile, "seed": job.seed, **job.parameters}
@@ -78,7 +79,7 @@ def _run(job: Job, folder: Path, env: dict[str, str]) -> dict:
         running.unlink(missing_ok=True)
     report = {"job": job.name, "notebook": notebook.stem, "seed": job.seed, "profile": job.profile,
               "max_epochs": job.max_epochs, "max_batches": job.max_batches, "max_steps": job.max_steps, "gpu": job.gpu,
-              "commit": _commit(), "parameters": job.parameters, "status": "failed" if error else "ok",
+              "commit": commit, "fingerprint": code, "parameters": job.parameters, "status": "failed" if error else "ok",
               "error": error, "seconds": round(time.time() - started, 1),
               # the kernel is this process's child: its peak resident memory, in MB (Linux reports KB)
               "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
@@ -87,6 +88,16 @@ def _run(job: Job, folder: Path, env: dict[str, str]) -> dict:
     with atomic_path(folder / "job.json") as tmp:
         tmp.write_text(json.dumps(report, indent=1))
     return report
+
+
+def _fingerprint(notebook: Path) -> str | None:
+    """The chapter's code fingerprint (:func:`vaebook.claims.fingerprint`), None for a notebook it cannot read."""
+    from vaebook.claims import fingerprint
+
+    try:
+        return fingerprint(notebook)
+    except Exception:  # a test's toy notebook, a notebook without claims: the job runs all the same
+        return None
 
 
 def _commit() -> str:
