@@ -177,6 +177,8 @@ def _png_declaring(width: int, height: int) -> bytes:
      r"member images_background/Alpha/character01/big\.png is not an Omniglot image \(Image size \(400000000 pixels\)"),
     ("images_background/Alpha/character01/big.png", _png_declaring(3000, 3000),
      r"member images_background/Alpha/character01/big\.png is 3000 x 3000 pixels, not an Omniglot image \(105 x 105\)"),
+    ("images_background/Alpha/character01/big.png", bytes(2 << 20),
+     r"member images_background/Alpha/character01/big\.png declares 2,097,152 bytes, not an Omniglot image"),
 ])
 def test_an_omniglot_zip_with_a_stray_or_huge_member_is_named(tmp_path, member, content, message):
     with zipfile.ZipFile(tmp_path / "images_background.zip", "w") as zf:
@@ -380,6 +382,18 @@ def test_a_planted_cifar_archive_runs_no_code(tmp_path):
                                         r"archive \(it asks to load io.open"):
         read_cifar10(tmp_path / "cifar-10-python.tar.gz", "test")
     assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize("batch, message", [
+    ([1, 2], r"member test_batch is not a CIFAR-10 batch \(TypeError"),
+    ({b"labels": [1]}, r"member test_batch is not a CIFAR-10 batch \(KeyError"),
+    ({b"data": np.zeros((2, 100), np.uint8), b"labels": [1, 2]}, r"member test_batch is not a CIFAR-10 batch \(ValueError"),
+    ({b"data": np.zeros((2, 3072), np.uint8), b"labels": [1]}, r"member test_batch has 2 images but 1 labels"),
+])
+def test_a_cifar_archive_of_another_layout_is_named(tmp_path, batch, message):
+    _cifar_archive(tmp_path / "cifar-10-python.tar.gz", {"test_batch": batch})
+    with pytest.raises(DataError, match=r"cifar-10-python\.tar\.gz: " + message):
+        read_cifar10(tmp_path / "cifar-10-python.tar.gz", "test")
 
 
 def test_a_planted_cifar_archive_is_refused_by_its_checksum_first(tmp_path, monkeypatch):

@@ -174,3 +174,11 @@ def test_an_unwritable_results_folder_is_refused_where_the_run_starts(tmp_path, 
     with pytest.raises(vb.ResultsError, match=r"the results folder .*results is not writable \(Not a directory\): the "
                                               r"chapter would run and then fail to record\. Set VAEBOOK_RESULTS"):
         vb.set_profile("smoke")
+
+
+def test_a_corrupt_seed_record_is_named_where_the_run_starts(tmp_path, monkeypatch):
+    """The verdicts are read at a chapter's end: a corrupt record must stop it before anything is trained."""
+    (tmp_path / "seeds.json").write_text("{\"format\": 2, \"chapters\": {\"05_x\": ")
+    monkeypatch.setattr(vb.claims, "SEEDS_FILE", tmp_path / "seeds.json")
+    with pytest.raises(ValueError, match=r"the seed record .*seeds\.json is corrupt .*: run `make seeds`"):
+        vb.set_profile("smoke")

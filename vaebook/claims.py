@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 __all__ = ["Paper", "Ours", "Claim", "Verdict", "RULE", "verdicts", "verdict", "contradiction", "fingerprint",
-           "seed_record", "seed_values", "seed_mean", "seeds_describe", "stale", "from_notebook", "glue", "status", "table", "SEEDS_FILE",
+           "seed_record", "check_seed_file", "seed_values", "seed_mean", "seeds_describe", "stale", "from_notebook", "glue", "status", "table", "SEEDS_FILE",
            "record_name", "variant_parameters", "canonical_variant", "number_words", "PAPER_SCALE", "ScaleRuns", "paper_scale_runs", "paper_scale_verdicts", "paper_scale_about",
            "paper_scale_words"]
 
@@ -383,6 +383,12 @@ def record_name(chapter: str, variant: str = "") -> str:
     """The name of a seed record: the chapter's own (``variant`` empty), or that of the chapter run with the variant's
     parameters, ``"05_probabilistic_autoencoder:decoder=conv"``."""
     return f"{chapter}:{variant}" if variant else chapter
+
+
+def check_seed_file(path: Path | None = None) -> None:
+    """Raise ValueError, naming the file and the fix, when the seed record cannot be read: a chapter calls it where
+    its run starts (:func:`vaebook.set_profile`), so that a corrupt record stops it before anything is trained."""
+    seed_record("", path)
 
 
 def seed_record(chapter: str, path: Path | None = None) -> dict:

@@ -168,6 +168,7 @@ def read_omniglot_zip(path: str | Path, size: int = 28) -> tuple[np.ndarray, np.
 
 # Omniglot's images are 105 x 105; an image with more pixels than this is not one, and is not decoded.
 MAX_OMNIGLOT_PIXELS = 1024 * 1024
+MAX_OMNIGLOT_BYTES = 1 << 20  # an official member is a 105 x 105 PNG of a few kB
 
 
 def _omniglot_image(zf: zipfile.ZipFile, name: str, path: Path, size: int) -> np.ndarray:
@@ -175,6 +176,9 @@ def _omniglot_image(zf: zipfile.ZipFile, name: str, path: Path, size: int) -> np
     checked before a single pixel is decoded."""
     from PIL import Image
 
+    if (declared := zf.getinfo(name).file_size) > MAX_OMNIGLOT_BYTES:  # checked before a byte is decompressed
+        raise DataError(f"{path}: member {name} declares {declared:,} bytes, not an Omniglot image (a few kB). Is it the "
+                        "official Omniglot zip?")
     try:
         img = Image.open(io.BytesIO(zf.read(name)))
     except Image.DecompressionBombError as e:
@@ -220,8 +224,15 @@ def read_cifar10(path: str | Path, split: str) -> tuple[np.ndarray, np.ndarray]:
                 if name not in members:
                     raise DataError(f"{path} has no member {name}: is it the official CIFAR-10 archive?")
                 d = _ArrayUnpickler(tf.extractfile(members[name]), encoding="bytes").load()
-                xs.append(np.asarray(d[b"data"], np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
-                ys.append(np.asarray(d[b"labels"], np.int64))
+                try:  # a batch of another layout: not a dict, no data or labels, a size not of 32 x 32 x 3 images
+                    xs.append(np.asarray(d[b"data"], np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
+                    ys.append(np.asarray(d[b"labels"], np.int64))
+                except (TypeError, KeyError, ValueError, IndexError) as e:
+                    raise DataError(f"{path}: member {name} is not a CIFAR-10 batch ({type(e).__name__}: {e}). Is it the "
+                                    "official CIFAR-10 archive? Delete it and download it again.") from e
+                if len(xs[-1]) != len(ys[-1]):
+                    raise DataError(f"{path}: member {name} has {len(xs[-1])} images but {len(ys[-1])} labels. Is it the "
+                                    "official CIFAR-10 archive? Delete it and download it again.")
     except (tarfile.TarError, OSError, EOFError, zlib.error, pickle.UnpicklingError) as e:
         raise DataError(f"{path} is corrupt, truncated or not the official CIFAR-10 archive ({e}). Delete it and download it again.") from e
     return np.concatenate(xs), np.concatenate(ys)

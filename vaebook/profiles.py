@@ -59,8 +59,11 @@ def set_profile(profile: str | None) -> str:
     _INJECTED.update(_check_injected(_input_history()))
     from .results import check_results_dir  # results imports this module
 
+    from .claims import check_seed_file
+
     with run.use():  # checked before they become the run's: a refused run leaves no settings behind
         check_results_dir()
+        check_seed_file()  # the verdicts a chapter prints at its end: a corrupt record is named before any training
         device()
     _settings.start(run)
     if (note := dry_run_note()) is not None:
