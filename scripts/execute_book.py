@@ -8,7 +8,7 @@ run is executed with nbclient in its own folder, ``--jobs`` at a time, each kern
 OpenMP threads (default: the usable CPUs shared out between the jobs), in the order of ``chapters.yml``'s
 measured times, longest critical path first; a chapter that re-uses others' models starts after them. The build
 that follows then finds every notebook in the cache and only renders. On this 2-core machine two
-notebooks with one thread each take less time than one with two threads (README, "Build times").
+notebooks with one thread each take less time than one with two threads (bench/RESULTS.md, "Book and test times").
 
 A notebook that fails stops the script with its traceback, and nothing of it is cached; the cell timeout is
 ``execute.timeout`` of ``_config.yml``, as in the build.

@@ -86,7 +86,7 @@ def kernel_config(socket_dir):
 # Every smoke cell takes under 3 s, so a cell that needs 30 s fails, naming the cell. The limit guards against
 # genuinely slow cells, not hangs: the stalls CI saw earlier (a widget cell's reply sent by the kernel at once but
 # read only when the cell timeout ran out) are missed wake-ups on the shell socket, which
-# scripts/workarounds.py bounds to a second (README, "Kernel hangs").
+# scripts/workarounds.py bounds to a second (bench/RESULTS.md, "Kernel stalls").
 CELL_TIMEOUT_S = 30
 
 

@@ -3,7 +3,7 @@
 The book's scale and the machine's particulars are not the experiment's business, so they do not travel through
 its code as arguments: the profile (``smoke``, ``fast``, ``full``), a dry run's caps, the folders of trained models,
 results and data, the device, progress bars, the static book's widgets, the training log and the lock timeout.
-They come from ``VAEBOOK_*`` variables (README, CONTRIBUTING), and :meth:`Settings.from_environment` is the only
+They come from ``VAEBOOK_*`` variables (README, "Settings"), and :meth:`Settings.from_environment` is the only
 code that reads them. It checks every one, so a bad value fails where the run starts and names its variable.
 
 A chapter builds its settings once, in its first cell: :func:`vaebook.set_profile` makes
