@@ -58,6 +58,10 @@ def test_structure(path):
         assert "| the paper's experiment | status here |" in markdown[1]
         captions = [c for c in code if "figure" in c.metadata.get("mystnb", {})]
         assert captions, "a chapter's figures have captions"
+    glued = re.findall(r'\bvb\.glue\(\s*"([^"{]+)"', src) + [  # literal names, and each glue_parameters(prefix, ...)'s
+        f"{prefix}_{name}" for prefix, names in re.findall(r'glue_parameters\(\s*"(\w+)",([^)]*)\)', src)
+        for name in re.findall(r'"(\w+)"', names)]
+    assert not (twice := sorted({n for n in glued if glued.count(n) > 1})), f"glued twice, the page shows one of them: {twice}"
     for c in code:  # plumbing is folded, not deleted: plots, tables' formatting, recording, widgets
         if "figure" in c.metadata.get("mystnb", {}) or "vb.record(" in c.source or "vb.widgets.explore(" in c.source:
             assert "hide-input" in c.metadata.get("tags", []), f"fold this cell with the hide-input tag:\n{c.source[:200]}"
