@@ -26,7 +26,7 @@ from scripts import chapters  # noqa: E402
 from scripts import run_full  # noqa: E402
 
 from vaebook.claims import (SEEDS_FILE, canonical_variant, fingerprint, from_notebook, record_name,  # noqa: E402
-                            variant_parameters, verdict)
+                            variant_parameters, variants, verdict)
 from vaebook.files import atomic_path  # noqa: E402
 from vaebook.results import read_file  # noqa: E402
 
@@ -45,15 +45,16 @@ def gather(out: Path, chapter: str, runs: int) -> tuple[list[dict], list[dict], 
         blob = read_file(results)
         values.append(blob["values"])
         tables.append({r["quantity"]: r["ours"] for r in blob.get("table") or []})
-        commits.add(json.loads(path.read_text()).get("commit"))
-        ran_with.add(json.loads(path.read_text()).get("fingerprint"))
+        job = json.loads(path.read_text())
+        commits.add(job.get("commit"))
+        ran_with.add(job.get("fingerprint"))
         parameters.append({k: v for k, v in blob["meta"].get("parameters", {}).items() if k != "seed"})
     return values, tables, commits, parameters, ran_with
 
 
 def _variants(notebook: Path) -> list[str]:
     """The variants the chapter's claims are decided by (``Claim.variant``), besides the chapter as written."""
-    return sorted({c.variant for c in from_notebook(notebook) if c.variant})
+    return variants(notebook)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,7 +37,7 @@ from pathlib import Path
 
 __all__ = ["Paper", "Ours", "Claim", "Verdict", "RULE", "verdicts", "verdict", "contradiction", "fingerprint",
            "seed_record", "check_seed_file", "seed_values", "seed_mean", "seeds_describe", "stale", "from_notebook", "glue", "status", "table", "SEEDS_FILE",
-           "record_name", "variant_parameters", "canonical_variant", "number_words", "PAPER_SCALE", "ScaleRuns", "paper_scale_runs", "paper_scale_verdicts", "paper_scale_about",
+           "record_name", "variants", "variant_parameters", "canonical_variant", "number_words", "PAPER_SCALE", "ScaleRuns", "paper_scale_runs", "paper_scale_verdicts", "paper_scale_about",
            "paper_scale_words"]
 
 MIN_SEEDS = 3   # fewer seeds decide nothing
@@ -447,20 +447,25 @@ def seed_mean(chapter: str, quantity: str, path: Path | None = None) -> tuple[fl
 def stale(chapter: str, notebook: Path, path: Path | None = None) -> str | None:
     """Why the committed seed runs of ``chapter`` (and of each variant its claims name) no longer describe its code, or
     None when they do."""
-    variants = sorted({c.variant for c in from_notebook(notebook) if c.variant}) if _has_claims(notebook) else []
-    for variant in ["", *variants]:
+    code = fingerprint(notebook)  # hashes the library too: once, not once per record
+    for variant in ["", *variants(notebook)]:
         name = record_name(chapter, variant)
         how = (f"python -m scripts.seeds --variant {variant} notebooks/{chapter}.ipynb" if variant else
                f"make seeds CHAPTERS={chapter}")
         record = seed_record(name, path)
         if not record:
             return f"{name} has no seed runs: run `{how}`"
-        if record.get("fingerprint") != fingerprint(notebook):
+        if record.get("fingerprint") != code:
             return (f"the seed runs of {name} were made with other code (fingerprint {record.get('fingerprint')}, now "
-                    f"{fingerprint(notebook)}): run `{how}` and commit vaebook/bundle/seeds.json")
+                    f"{code}): run `{how}` and commit vaebook/bundle/seeds.json")
         if variant and any(record.get("parameters", {}).get(k) != v for k, v in variant_parameters(variant).items()):
             return f"the seed runs of {name} ran with other parameters ({record.get('parameters')}): run `{how}`"
     return None
+
+
+def variants(notebook: Path) -> list[str]:
+    """The variants that decide some of a chapter's claims (``Claim.variant``); none for a chapter without claims."""
+    return sorted({c.variant for c in from_notebook(notebook) if c.variant}) if _has_claims(notebook) else []
 
 
 def _has_claims(notebook: Path) -> bool:
