@@ -41,16 +41,14 @@ SUMMARIES = ("book/scorecard.ipynb",)
 
 def _execute(path: str, timeout: int):
     """Run one notebook in its folder (in a worker process); returns the executed notebook and the result."""
-    from scripts import workarounds
     import nbformat
-    from jupyter_cache.executors.utils import single_nb_execution
 
-    workarounds.install_kernel_reply_slices()
+    from scripts import kernels
 
     nb = nbformat.read(path, as_version=4)
     t = time.monotonic()
-    result = single_nb_execution(nb, cwd=str(Path(path).parent), timeout=timeout, allow_errors=False)
-    return nb, result.exc_string, time.monotonic() - t
+    error = kernels.in_place(nb, cwd=Path(path).parent, timeout=timeout)
+    return nb, error, time.monotonic() - t
 
 
 def main() -> int:

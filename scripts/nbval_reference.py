@@ -43,14 +43,12 @@ def reference(chapter: nbformat.NotebookNode, executed: nbformat.NotebookNode) -
 
 
 def main() -> int:
-    from scripts import workarounds
-    import papermill as pm
+    from scripts import kernels
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("chapters", nargs="*", help="notebook stems (default: every chapter)")
     ap.add_argument("--profile", default="smoke", choices=("smoke", "fast", "full"))
     args = ap.parse_args()
-    workarounds.install_kernel_reply_slices()
     known = {c.stem: c.path for c in chapters.with_claims()}  # chapters.yml
     if unknown := sorted(set(args.chapters) - set(known)):
         ap.error(f"{', '.join(unknown)}: not a chapter with claims in chapters.yml ({', '.join(known)})")
@@ -63,8 +61,8 @@ def main() -> int:
             os.environ.update(VAEBOOK_CACHE=f"{tmp}/models", VAEBOOK_RESULTS=f"{tmp}/results", VAEBOOK_PROGRESS="0",
                               OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
             nbformat.write(chapter, f"{tmp}/in.ipynb")
-            executed = pm.execute_notebook(f"{tmp}/in.ipynb", f"{tmp}/out.ipynb", parameters={"profile": args.profile},
-                                           cwd=str(path.parent), kernel_name="python3", progress_bar=False)
+            executed = kernels.papermill(f"{tmp}/in.ipynb", f"{tmp}/out.ipynb", parameters={"profile": args.profile},
+                                         cwd=path.parent)
         nbformat.write(reference(chapter, executed), REFERENCE / path.name)
         print(f"{path.stem}: reference written", flush=True)
     return 0

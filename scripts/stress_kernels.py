@@ -26,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 from scripts import chapters  # noqa: E402
-from scripts import workarounds  # noqa: E402
+from scripts import kernels  # noqa: E402
 from vaebook import runtime  # noqa: E402
 from vaebook.files import atomic_path  # noqa: E402
 
@@ -38,21 +38,13 @@ def _seconds(a: str, b: str) -> float:
 
 def run_one(path: Path, cell_timeout: int, stall_s: float, sliced: bool) -> dict:
     """Execute one notebook in the smoke profile; per-cell client and kernel times, and the stalled cells."""
-    import papermill as pm
-    from traitlets.config import Config
-
-    if sliced:
-        workarounds.install_kernel_reply_slices()
-
     with tempfile.TemporaryDirectory(prefix="vb-stress-") as tmp:
         env = {"VAEBOOK_CACHE": f"{tmp}/models", "VAEBOOK_RESULTS": f"{tmp}/results", "VAEBOOK_PROGRESS": "0"}
         os.environ.update(env)
-        config = Config({"KernelManager": {"transport": "ipc", "ip": f"{tmp}/kernel"}})
         t0, error = time.monotonic(), None
         try:
-            nb = pm.execute_notebook(str(path), f"{tmp}/{path.name}", parameters={"profile": "smoke"},
-                                     cwd=str(path.parent), kernel_name="python3", progress_bar=False,
-                                     execution_timeout=cell_timeout, config=config)
+            nb = kernels.papermill(path, f"{tmp}/{path.name}", parameters={"profile": "smoke"}, cwd=path.parent,
+                                   timeout=cell_timeout, slices=sliced)
         except Exception as e:  # a cell timeout or error: read what was executed
             import nbformat
 

@@ -15,8 +15,7 @@ pins every package named here, so that versions change only on purpose.
    directly and finds the waiting message; so ``AsyncZMQSocketChannel.get_msg`` is replaced by the same call
    repeated with at most one second per wait until the caller's own timeout. The semantics are unchanged (a
    message as soon as one is seen, ``Empty`` at the caller's timeout), and a missed wake-up costs at most a
-   second. Everything that executes notebooks in this process calls it (the book's build, paper scale, the nbval
-   references, the stress test, the notebook tests).
+   second. :mod:`scripts.kernels` installs it before it executes a notebook.
 2. **ipykernel below 7** (``requirements.txt``). Since 7.0 the kernel sends shell replies raw on the ROUTER
    socket while a ZMQStream reads requests from it; a request or reply can go unnoticed (ipykernel#1554).
 3. **nbval's kernels start up to three times** (:func:`retry_nbval_kernel_starts`, called by
@@ -28,6 +27,12 @@ pins every package named here, so that versions change only on purpose.
    page twice, once with the filename ``None`` and once with ``''``; sphinx-thebe's ``const THEBE_JS_URL`` then
    throws "Identifier 'THEBE_JS_URL' has already been declared" on every page (sphinx-doc/sphinx#13402, fixed in
    Sphinx 8.2, which Jupyter Book 1 does not get).
+5. **Kernels over Unix sockets** (:func:`unix_socket_kernels`). Over TCP, jupyter_client picks "free" ports by
+   binding and releasing them, so two processes starting kernels at the same moment (the book's two executors,
+   pytest's two workers) can be handed the same port and one kernel dies at its start
+   (jupyter/jupyter_client#487). A kernel that talks over Unix sockets in a folder of its own cannot collide.
+
+Items 1 and 5 are put in place by :mod:`scripts.kernels`, through which every tool of the book executes notebooks.
 """
 from __future__ import annotations
 
@@ -58,6 +63,9 @@ WORKAROUNDS = (
     Workaround("no script included twice", "sphinx-doc/sphinx#13402",
                "the html-page-context event of the book's Sphinx build (drop_duplicate_scripts)",
                {"sphinx": "7.4.7", "jupyter-book": "1.0.4.post1"}, "the book builds with Sphinx 8.2 or later"),
+    Workaround("kernels over Unix sockets", "jupyter/jupyter_client#487",
+               "the KernelManager's transport and address (unix_socket_kernels, used by scripts/kernels.py)",
+               {"jupyter_client": "8.10.0"}, "jupyter_client binds its kernels' ports itself"),
 )
 
 
@@ -122,6 +130,17 @@ def drop_duplicate_scripts(app, pagename: str, templatename: str, context: dict,
             seen.add(key)
             unique.append(js)
     scripts[:] = unique  # the builder's own list: Sphinx restores it after each page
+
+
+# 5. Kernels over Unix sockets --------------------------------------------------------------------------------------
+def unix_socket_kernels(folder: str):
+    """A kernel configuration whose sockets are files in ``folder`` (keep its path short: a Unix socket's path is
+    limited to about 100 characters)."""
+    from pathlib import Path
+
+    from traitlets.config import Config
+
+    return Config({"KernelManager": {"transport": "ipc", "ip": str(Path(folder) / "kernel")}})
 
 
 def setup(app) -> dict:

@@ -15,7 +15,7 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-from scripts import colab_cell  # noqa: E402
+from scripts import colab_cell, kernels  # noqa: E402
 
 # What a Colab runtime has before the set-up cell runs (the versions are named here, not taken from our pins,
 # except torch: the one wheel this machine can install without a GPU index).
@@ -50,8 +50,6 @@ def _head_is_committed() -> bool:
 # busy machine while pip was still unpacking torch (clean-clone .ci/run beside two busy processes, d22e34b).
 @pytest.mark.timeout(1800)
 def test_a_chapter_runs_on_colabs_packages_after_the_set_up_cell(tmp_path, monkeypatch):
-    import papermill as pm
-
     venv = tmp_path / "colab"
     _run([sys.executable, "-m", "venv", str(venv)])
     python = venv / "bin" / "python"
@@ -78,8 +76,8 @@ def test_a_chapter_runs_on_colabs_packages_after_the_set_up_cell(tmp_path, monke
                  "VAEBOOK_PROGRESS": "0", "OMP_NUM_THREADS": "1"}.items():
         monkeypatch.setenv(k, v)
     monkeypatch.delenv("VAEBOOK_STATIC_WIDGETS", raising=False)  # live widgets, as on Colab
-    pm.execute_notebook(str(tmp_path / "chapter.ipynb"), str(tmp_path / "out.ipynb"), parameters={"profile": "smoke"},
-                        kernel_name="colab", cwd=str(tmp_path), progress_bar=False, execution_timeout=300)
+    kernels.papermill(tmp_path / "chapter.ipynb", tmp_path / "out.ipynb", parameters={"profile": "smoke"},
+                      kernel="colab", cwd=tmp_path, timeout=300)
 
     after = {p["name"].lower(): p["version"] for p in json.loads(_run([python, "-m", "pip", "list", "--format=json"]).stdout)}
     assert "vaebook" in after, "the set-up cell did not install vaebook"

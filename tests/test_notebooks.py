@@ -2,12 +2,10 @@
 import itertools
 import json
 import re
-import tempfile
 from pathlib import Path
 
 import nbformat
 import pytest
-from traitlets.config import Config
 
 import vaebook as vb
 
@@ -15,9 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 from conftest import nbval_run, numbers_close  # noqa: E402
 from scripts import chapters  # noqa: E402
 from scripts import colab_cell  # noqa: E402
+from scripts import kernels  # noqa: E402
 from scripts import workarounds  # noqa: E402
-
-workarounds.install_kernel_reply_slices()  # a missed wake-up on the kernel's reply costs a second, not the cell timeout
 NOTEBOOKS = [c.path for c in chapters.CHAPTERS]  # chapters.yml
 
 
@@ -79,14 +76,6 @@ def test_what_we_found_types_no_result(path):
     assert not typed, f"numbers typed into 'What we found' that are in no paper table: {typed}"
 
 
-# Kernels talk over Unix sockets in a directory of their own, not over TCP: with TCP, jupyter_client picks
-# "free" ports by binding and releasing them, so two xdist workers starting kernels at the same moment can be
-# handed the same port (jupyter/jupyter_client#487). Socket paths stay short (a Unix socket path is limited to
-# ~100 characters), so not under tmp_path.
-def kernel_config(socket_dir):
-    return Config({"KernelManager": {"transport": "ipc", "ip": str(Path(socket_dir) / "kernel")}})
-
-
 # Every smoke cell takes under 3 s, so a cell that needs 30 s fails, naming the cell. The limit guards against
 # genuinely slow cells, not hangs: the stalls CI saw earlier (a widget cell's reply sent by the kernel at once but
 # read only when the cell timeout ran out) are missed wake-ups on the shell socket, which
@@ -136,16 +125,13 @@ def test_runs_in_smoke_profile_reproduces_its_reference_and_a_second_run_trains_
 
 
 def _run(path, tmp_path, parameters):
-    import papermill as pm
-
-    with pytest.MonkeyPatch.context() as mp, tempfile.TemporaryDirectory(prefix="vb-") as sockets:
+    with pytest.MonkeyPatch.context() as mp:
         # Widgets as in the book build: every view of every sweep is drawn (the live path draws one of them).
         for k, v in {"VAEBOOK_CACHE": str(tmp_path / "models"), "VAEBOOK_RESULTS": str(tmp_path / "results"),
                      "VAEBOOK_PROGRESS": "0", "VAEBOOK_STATIC_WIDGETS": "1"}.items():
             mp.setenv(k, v)
-        pm.execute_notebook(str(path), str(tmp_path / path.name), parameters={"profile": "smoke", **parameters},
-                            cwd=str(path.parent), kernel_name="python3", progress_bar=False,
-                            execution_timeout=CELL_TIMEOUT_S, config=kernel_config(sockets))
+        kernels.papermill(path, tmp_path / path.name, parameters={"profile": "smoke", **parameters}, cwd=path.parent,
+                          timeout=CELL_TIMEOUT_S)
 
 
 @pytest.mark.notebooks

@@ -53,13 +53,12 @@ def _own_environment():
 def _run(job: Job, folder: Path, env: dict[str, str]) -> dict:
     import papermill as pm
 
-    from scripts import workarounds
+    from scripts import kernels
     from vaebook import runtime
 
     os.environ.update(env)
     for key, value in runtime.environment().items():  # inherited by the kernel, before it imports torch
         os.environ.setdefault(key, value)
-    workarounds.install_kernel_reply_slices()
     notebook = Path(job.notebook)
     started, error = time.time(), None
     commit, code = _commit(), _fingerprint(Path(job.notebook))  # what the job runs, taken before it runs
@@ -67,9 +66,8 @@ def _run(job: Job, folder: Path, env: dict[str, str]) -> dict:
     try:
         parameters = {"profile": job.profile, "seed": job.seed, **job.parameters}
         takes = notebook_parameters(notebook)  # vaebook refuses a parameter the chapter lacks (00_data has no seed)
-        pm.execute_notebook(str(notebook), str(running), parameters={k: v for k, v in parameters.items() if k in takes},
-                            cwd=str(notebook.parent), kernel_name="python3", progress_bar=False,
-                            execution_timeout=job.timeout_s, start_timeout=300)  # a busy machine starts kernels slowly
+        kernels.papermill(notebook, running, parameters={k: v for k, v in parameters.items() if k in takes},
+                          cwd=notebook.parent, timeout=job.timeout_s, start_timeout=300)  # busy: kernels start slowly
         os.replace(running, folder / notebook.name)
     except pm.PapermillExecutionError as e:
         error = f"{e.ename}: {e.evalue} (cell {e.exec_count})"
