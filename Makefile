@@ -33,6 +33,7 @@ $(NODE_STAMP): package.json package-lock.json
 
 # Notebooks are executed two at a time, one thread each, into Jupyter Book's cache; the build then renders.
 book: $(STAMP) $(NODE_STAMP)
+	$(BIN)/python -m scripts.chapters --toc  # the table of contents, from chapters.yml
 	$(BOOK_ENV) $(BIN)/python -m scripts.execute_book
 	$(BOOK_ENV) $(BIN)/jupyter-book build . --builder html --all
 	@echo "book: open _build/html/index.html"

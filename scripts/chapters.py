@@ -4,18 +4,25 @@
 
 :data:`CHAPTERS` lists every chapter in the book's order, each a :class:`Chapter`. The build
 (``scripts/execute_book.py``), the seed runs (``scripts/seeds.py``), paper scale (``scripts/run_full.py``), the
-nbval references and the tests all take their chapters from here; a test checks that ``_toc.yml`` and the
-``notebooks/`` folder agree with it. A malformed manifest is refused with the entry and the field named.
+nbval references and the tests all take their chapters from here, and the table of contents is written from it:
+
+    python -m scripts.chapters --toc     # write _toc.yml (make book does)
+    python -m scripts.chapters --check   # exit 1 if _toc.yml is not what the manifest gives
+
+A test checks that the ``notebooks/`` folder agrees with it. A malformed manifest is refused with the entry and the
+field named.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+import sys
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = ROOT / "chapters.yml"
+TOC = ROOT / "_toc.yml"
 
 
 @dataclass(frozen=True)
@@ -27,6 +34,8 @@ class Chapter:
     runs_why: str          # why that many
     claims: bool = True    # it has claims, seed runs and an nbval reference
     after: tuple[str, ...] = ()  # chapters whose models it re-uses
+    part: str = "Chapters"  # its part of the table of contents
+    tiny_full: dict = field(default_factory=dict, hash=False)  # parameters that make its full profile tiny
 
     @property
     def path(self) -> Path:
@@ -65,6 +74,11 @@ def load(path: Path = MANIFEST, manifest: dict | None = None) -> list[Chapter]:
             if name not in entry or not check(entry[name]):
                 raise ValueError(f"{where}: '{name}' must be a {'non-empty ' if kind == 'str' else 'non-negative '}"
                                  f"{kind}, not {entry.get(name)!r}")
+        if not isinstance(entry.get("tiny_full"), dict) or not all(isinstance(k, str) for k in entry["tiny_full"]):
+            raise ValueError(f"{where}: 'tiny_full' must be a mapping of the chapter's parameters to the tiny values "
+                             f"that make test runs its full profile with, not {entry.get('tiny_full')!r}")
+        if not isinstance(entry.get("part", ""), str):
+            raise ValueError(f"{where}: 'part' is a caption of the table of contents, not {entry['part']!r}")
         if not isinstance(entry.get("claims", True), bool):
             raise ValueError(f"{where}: 'claims' is true or false, not {entry['claims']!r}")
         after = entry.get("after", [])
@@ -98,6 +112,47 @@ BY_STEM = {c.stem: c for c in CHAPTERS}
 BUDGET = budget(MANIFEST, _MANIFEST)
 
 
+def toc(path: Path = MANIFEST, manifest: dict | None = None) -> str:
+    """The text of ``_toc.yml``: the manifest's ``toc`` (root, and each part's caption and other pages) with each
+    chapter in the part it names, in the manifest's order. A part no chapter names, a chapter naming no part, or
+    parts that would put the chapters out of the manifest's order are refused."""
+    manifest = manifest or _read(path)
+    chapters = load(path, manifest)
+    try:
+        frame = manifest["toc"]
+        captions = [p["caption"] for p in frame["parts"]]
+        root = frame["root"]
+    except (TypeError, KeyError) as e:
+        raise ValueError(f"{path}: 'toc' must give root and parts, each part a caption ({e!r})") from e
+    if unknown := sorted({c.part for c in chapters} - set(captions)):
+        raise ValueError(f"{path}: chapters name the part(s) {unknown}, which 'toc' does not have ({captions})")
+    ordered = [c for caption in captions for c in chapters if c.part == caption]
+    if ordered != chapters:
+        raise ValueError(f"{path}: the parts put the chapters in another order than the manifest's: "
+                         f"{[c.stem for c in ordered]}; list them in the order of their parts")
+    lines = ["# Written by `python -m scripts.chapters --toc` from chapters.yml (make book runs it): edit that file.",
+             "format: jb-book", f"root: {root}", "parts:"]
+    for part in frame["parts"]:
+        files = [*part.get("before", []), *(f"notebooks/{c.stem}" for c in chapters if c.part == part["caption"]),
+                 *part.get("after", [])]
+        if not files:
+            raise ValueError(f"{path}: the part {part['caption']!r} of 'toc' has no page")
+        lines += [f"  - caption: {part['caption']}", "    chapters:", *(f"      - file: {f}" for f in files)]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    text = toc()
+    if "--check" in argv:
+        if TOC.read_text() != text:
+            print(f"{TOC.name} is not what chapters.yml gives: run python -m scripts.chapters --toc")
+            return 1
+        return 0
+    if "--toc" in argv and (not TOC.exists() or TOC.read_text() != text):
+        TOC.write_text(text)
+    return 0
+
+
 def with_claims() -> list[Chapter]:
     """The chapters that state claims (every one but the data chapter)."""
     return [c for c in CHAPTERS if c.claims]
@@ -118,3 +173,7 @@ def build_order(chapters: list[Chapter] = CHAPTERS) -> list[Chapter]:
 def full_order(chapters: list[Chapter] = CHAPTERS) -> list[Chapter]:
     """The order paper-scale jobs start in: the longest dry run first, so that a few jobs at a time end together."""
     return sorted(chapters, key=lambda c: (-c.full_dry_s, c.stem))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

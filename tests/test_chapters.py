@@ -15,10 +15,26 @@ def test_the_manifest_lists_every_notebook_once():
     assert [c.path for c in chapters.CHAPTERS] == sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
-def test_the_table_of_contents_has_the_manifests_chapters_in_its_order():
+def test_the_table_of_contents_is_written_from_the_manifest():
+    assert chapters.main(["--check"]) == 0, "run python -m scripts.chapters --toc"
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     files = [c["file"] for part in toc["parts"] for c in part["chapters"]]
     assert [f for f in files if f.startswith("notebooks/")] == [f"notebooks/{c.stem}" for c in chapters.CHAPTERS]
+    assert all((ROOT / f).with_suffix(".ipynb").exists() or (ROOT / f).with_suffix(".md").exists() for f in files)
+
+
+@pytest.mark.parametrize("parts, named", [
+    ([{"caption": "Chapters"}], "name the part(s) ['Conclusion', 'Getting started']"),
+    ([{"caption": "Chapters"}, {"caption": "Getting started"}, {"caption": "Conclusion"}], "in another order"),
+    ([{"caption": "Getting started"}, {"caption": "Chapters"}, {"caption": "Conclusion"}, {"caption": "Empty"}],
+     "'Empty' of 'toc' has no page"),
+])
+def test_a_table_of_contents_the_manifest_cannot_give_is_refused(parts, named):
+    manifest = yaml.safe_load(chapters.MANIFEST.read_text())
+    manifest["toc"]["parts"] = parts
+    with pytest.raises(ValueError) as e:
+        chapters.toc(manifest=manifest)
+    assert named in str(e.value)
 
 
 def test_every_chapter_with_claims_has_its_reference_and_seeds():
@@ -43,9 +59,11 @@ def test_chapters_that_reuse_models_start_after_the_chapters_that_train_them():
     ({"stem": "00_data", "fast_s": 1, "full_dry_s": 1, "paper_runs": 0, "runs_why": "x"}, "'paper_runs'"),
     ({"stem": "00_data", "fast_s": "slow", "full_dry_s": 1, "paper_runs": 1, "runs_why": "x"}, "'fast_s'"),
     ({"stem": "00_data", "fast_s": 1, "full_dry_s": 1, "paper_runs": 1, "runs_why": "x", "seeds": 3}, "unknown field(s) seeds"),
-    ({"stem": "00_data", "fast_s": 1, "full_dry_s": 1, "paper_runs": 1, "runs_why": "x", "after": ["01_ood_puzzle"]},
-     "'after' lists chapters above it"),
-    ({"stem": "99_nothing", "fast_s": 1, "full_dry_s": 1, "paper_runs": 1, "runs_why": "x"}, "no notebook notebooks/99_nothing"),
+    ({"stem": "00_data", "fast_s": 1, "full_dry_s": 1, "paper_runs": 1, "runs_why": "x", "tiny_full": {},
+      "after": ["01_ood_puzzle"]}, "'after' lists chapters above it"),
+    ({"stem": "99_nothing", "fast_s": 1, "full_dry_s": 1, "paper_runs": 1, "runs_why": "x", "tiny_full": {}},
+     "no notebook notebooks/99_nothing"),
+    ({"stem": "00_data", "fast_s": 1, "full_dry_s": 1, "paper_runs": 1, "runs_why": "x"}, "'tiny_full' must be a mapping"),
 ])
 def test_a_malformed_entry_is_refused_by_name(tmp_path, entry, named):
     path = tmp_path / "chapters.yml"

@@ -36,6 +36,7 @@ def test_structure(path):
     assert not named, f"parameter names where their values belong (glue them): {named}"
     src = "\n".join(c.source for c in code)
     assert "import vaebook as vb" in src and "vb.set_profile(profile)" in src
+    assert "pick(None" not in src, "a profile value is a parameter (vb.param), so that papermill can set it"
     names = re.findall(r"^([a-z_]+) = ", params[0].source, flags=re.M)
     first = next(c.source for c in code if "vb.set_profile(profile)" in c.source)
     imports = re.findall(r"^(?:import|from) (\w+)", first, flags=re.M)

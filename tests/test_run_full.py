@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-from scripts import run_full  # noqa: E402
+from scripts import chapters, run_full  # noqa: E402
 from scripts.full import cost, gather, submit  # noqa: E402
 from scripts.full.jobs import LONGEST_FIRST, PAPER_RUNS, notebook_parameters, plan  # noqa: E402
 
@@ -121,24 +121,6 @@ def test_the_longest_chapters_start_first():
 FULL_DATA = os.environ.get("VAEBOOK_DATA")
 
 
-# Every chapter's full-profile code path (its nets, optimiser, the full official files, every outlier set) with
-# tiny sizes: the sizes below are the only parameters set; the counts of repetitions are capped as in make full-dry.
-TINY_FULL = {
-    "00_data": {"n_show": 4},
-    "01_ood_puzzle": {"n_train": 256, "n_test": 64, "sweep_dims": [10], "n_colour": 60},
-    "02_topology_mismatch": {"n_train": 500, "n_test": 200, "n_sweep": 300},
-    "03_mixture_priors": {"n_pool": 1000, "n_test": 64, "n_test_pool": 500, "sweep_distances": [3.0], "sweep_dims": [10],
-                          "flow_steps": 4, "flow_hidden": 16},
-    "04_negative_sampling": {"n_train": 300, "n_test": 64, "n_aux": 300, "sweep_shifts": [8.0], "sweep_dims": [10],
-                             "snapshot_epochs": [1], "n_colour": 60},
-    "05_probabilistic_autoencoder": {"n_train": 400, "n_val": 64, "n_test": 64, "n_samples": 100},
-    "06_distribution_matching": {"n_train": 500, "sweep_dims": [2], "mc_samples": 500, "num_z": 1000,
-                                 "synthetic_dims": [1, 10], "synthetic_runs": 1},
-    "07_novel_examples": {"n_train": 500, "n_test": 200, "grid_depths": [1], "grid_widths": [50], "grid_digits": [0],
-                          "grid_n_train": 300},
-}
-
-
 def _official_format_colour_files(root: Path, n: int = 40) -> None:
     """Small CIFAR-10 and SVHN files in their official formats under ``root`` (the data root), remembered there as
     checked, as vaebook remembers an official file that passed its MD5 check (these cannot pass it: they are not the
@@ -173,7 +155,9 @@ COLOUR_ROWS = {"01_ood_puzzle": ("(Table 2)", 10, "DCGANNets", {"colour_auc_bpd_
 
 @pytest.mark.skipif(not FULL_DATA or not Path(FULL_DATA, "mnist").is_dir(),
                     reason="the full official files are not here (set VAEBOOK_DATA; make does with ../shared)")
-@pytest.mark.parametrize("chapter", list(TINY_FULL))
+# Every chapter's full-profile code path with its manifest's tiny sizes (chapters.yml: tiny_full), the counts of
+# repetitions capped as in make full-dry.
+@pytest.mark.parametrize("chapter", [c.stem for c in chapters.CHAPTERS])
 @pytest.mark.timeout(1200)  # chapter 3's 256-way categorical conv nets take about 4 minutes even at these sizes
 def test_a_smoke_sized_full_profile_run(chapter, tmp_path, monkeypatch):
     """The full profile's code paths with tiny sizes, as ``make full-dry`` runs them at full size; the colour
@@ -186,7 +170,7 @@ def test_a_smoke_sized_full_profile_run(chapter, tmp_path, monkeypatch):
     monkeypatch.setenv("VAEBOOK_DATA", str(root))
     _official_format_colour_files(root)
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
-    parameters = [arg for name, value in TINY_FULL[chapter].items() for arg in ("-p", name, json.dumps(value))]
+    parameters = [arg for name, value in chapters.BY_STEM[chapter].tiny_full.items() for arg in ("-p", name, json.dumps(value))]
     rc = run_full.main([str(ROOT / "notebooks" / f"{chapter}.ipynb"), "--out", str(out), "--seeds", "0",
                         "--max-epochs", "1", "--max-batches", "20", "--max-steps", "2", *parameters])
     summary = json.loads((out / "summary.json").read_text())
