@@ -81,13 +81,14 @@ full-dry: $(STAMP)
 seeds: $(STAMP)
 	$(BIN)/python -m scripts.seeds --runs 3 $(foreach c,$(CHAPTERS),notebooks/$(c).ipynb)
 
+# Every benchmark writes its results file under bench/results/, with the commit, the machine and torch's version.
 bench: $(STAMP)
-	$(BIN)/python -m bench.train_throughput
+	$(BIN)/python -m bench.train_throughput --json bench/results/train_throughput.json
 	$(BIN)/python -m bench.denormals --json bench/results/denormals.json
-	$(BIN)/python -m bench.cpu_contention
-	$(BIN)/python -m bench.machine_speed
-	$(BIN)/python -m bench.quadratic_memory
-	$(BIN)/python -m bench.gpu_step --steps 10
+	$(BIN)/python -m bench.cpu_contention --json bench/results/cpu_contention.json
+	$(BIN)/python -m bench.machine_speed --json bench/results/machine_speed.json
+	$(BIN)/python -m bench.quadratic_memory --json bench/results/quadratic_memory.json
+	$(BIN)/python -m bench.gpu_step --steps 10 --out bench/results/gpu_step_cpu.json
 	$(BIN)/python -m bench.bootstrap_speed --json bench/results/bootstrap.json
 	$(BIN)/python -m bench.pae_scores --json bench/results/pae_scores.json
 	$(BIN)/python -m bench.pae_decoder --json bench/results/pae_decoder.json

@@ -22,6 +22,9 @@ import statistics
 import subprocess
 import sys
 from contextlib import contextmanager
+from pathlib import Path
+
+from bench import write_results
 
 CHILD = r"""
 import json, os, sys, time
@@ -71,6 +74,7 @@ def main() -> None:
     ap.add_argument("--busy", type=int, default=2, help="busy processes beside the training (default 2)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--n", type=int, default=10000, help="training images (chapter 1's fast profile: 10,000)")
+    ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = ap.parse_args()
     times: dict[tuple[str, str], list[float]] = {}
     for r in range(args.repeats):
@@ -88,6 +92,10 @@ def main() -> None:
     for setting in SETTINGS:
         print(f"  {setting:9s} slowdown busy / idle {med[setting, 'busy'] / med[setting, 'idle']:5.1f}x;  "
               f"idle time against the default {med[setting, 'idle'] / med['default', 'idle']:.2f}x")
+    if args.json:
+        write_results(args.json, "bench.cpu_contention", images=args.n, busy_processes=args.busy, cpus=os.cpu_count(),
+                      repeats=args.repeats, epoch_seconds={f"{s}, {load}": v for (s, load), v in times.items()},
+                      median_seconds={f"{s}, {load}": v for (s, load), v in med.items()})
 
 if __name__ == "__main__":
     main()

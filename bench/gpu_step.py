@@ -50,6 +50,7 @@ from functools import partial
 import torch
 
 import vaebook as vb
+from bench import write_results
 
 
 def models(device: torch.device) -> dict:
@@ -287,9 +288,8 @@ def main() -> None:
     if device.type == "cuda":
         print(f"SM clock, utilisation: before {clock_before}; after {sm_clock()}")
     if args.out:
-        with open(args.out, "w") as f:
-            json.dump({"device": str(device), "name": name, "torch": torch.__version__, "steps": args.steps,
-                       "repeats": args.repeats, "rows": rows}, f, indent=1)
+        write_results(args.out, "bench.gpu_step", device=str(device), device_name=name, steps=args.steps,
+                      repeats=args.repeats, rows=rows)
 
 
 if __name__ == "__main__":

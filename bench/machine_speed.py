@@ -27,6 +27,9 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+from pathlib import Path
+
+from bench import write_results
 
 from bench.cpu_contention import epoch_seconds  # noqa: E402
 
@@ -55,11 +58,15 @@ def reference_time(seconds: float, epoch: float) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = ap.parse_args()
     runs = [epoch_seconds("1 thread", N_IMAGES) for _ in range(args.repeats)]
     epoch = statistics.median(runs)
-    print(json.dumps({"reference_epoch_s": round(epoch, 3), "runs_s": [round(r, 3) for r in runs],
-                      "reference_machine_s": REFERENCE_SECONDS, "speed": round(REFERENCE_SECONDS / epoch, 3)}))
+    result = {"reference_epoch_s": round(epoch, 3), "runs_s": [round(r, 3) for r in runs],
+              "reference_machine_s": REFERENCE_SECONDS, "speed": round(REFERENCE_SECONDS / epoch, 3)}
+    print(json.dumps(result))
+    if args.json:
+        write_results(args.json, "bench.machine_speed", **result)
     print(f"this machine runs the book's work at {REFERENCE_SECONDS / epoch:.2f}× the reference machine's speed")
 
 

@@ -19,6 +19,9 @@ import argparse
 import json
 import subprocess
 import sys
+from pathlib import Path
+
+from bench import write_results
 
 CHILD = r"""
 import json, resource, sys, time
@@ -51,14 +54,18 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=60_000)
     ap.add_argument("--m", type=int, default=60_000)
     ap.add_argument("--dim", type=int, default=32)
+    ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = ap.parse_args()
+    results = {}
     print(f"n = {args.n:,} training posteriors, m = {args.m:,} queries, {args.dim} latent dimensions")
     for metric in ("marginal_kl", "optimal_decoder"):
         run = subprocess.run([sys.executable, "-c", CHILD, metric, str(args.n), str(args.m), str(args.dim)],
                              capture_output=True, text=True, check=True)
-        r = json.loads(run.stdout.strip().splitlines()[-1])
+        r = results[metric] = json.loads(run.stdout.strip().splitlines()[-1])
         verdict = "below" if r["peak_mb"] < 4096 else "ABOVE"
         print(f"{metric:16s} {r['seconds']:8.1f} s   peak RSS {r['peak_mb']:7.0f} MB ({verdict} the 4 GB target)")
+    if args.json:
+        write_results(args.json, "bench.quadratic_memory", n=args.n, m=args.m, dim=args.dim, target_mb=4096, **results)
 
 
 if __name__ == "__main__":

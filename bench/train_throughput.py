@@ -17,10 +17,12 @@ import os
 import tempfile
 import time
 from functools import partial
+from pathlib import Path
 
 import torch
 
 import vaebook as vb
+from bench import write_results
 
 
 def model(seed: int = 0) -> vb.VAE:
@@ -92,6 +94,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=10000)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = ap.parse_args()
     os.environ["VAEBOOK_PROGRESS"] = "0"  # measure the loop, not the progress bar
     x = vb.load("fashion-mnist", "train", args.n, profile="fast").tensor()
@@ -114,6 +117,11 @@ def main() -> None:
     print(f"ratio vaebook / bare, fused: {best['bare, fused'] / best['vaebook']:.3f}  (the loop's own cost)")
     if "pythae" in best:
         print(f"ratio vaebook / pythae: {best['pythae'] / best['vaebook']:.3f}")
+    if args.json:
+        write_results(args.json, "bench.train_throughput", epochs=args.epochs, images=args.n,
+                      batch_size=args.batch_size, repeats=args.repeats, best_seconds=best,
+                      images_per_s={name: images / t for name, t in best.items()},
+                      ratio_vaebook_to_bare=best["bare"] / best["vaebook"])
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 benchmarks run and report."""
 import json
 import platform
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,8 @@ import pytest
 import torch
 
 from bench import train_throughput as bench  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_bare_and_vaebook_loops_give_the_same_model():
@@ -25,13 +28,30 @@ def test_bare_and_vaebook_loops_give_the_same_model():
         torch.testing.assert_close(p, r)                  # torch's default Adam: the same update, rounded otherwise
 
 
-def test_the_quadratic_memory_benchmark_runs_and_reports_both_metrics():
-    import subprocess
-
-    bench_file = Path(__file__).resolve().parents[1] / "bench" / "quadratic_memory.py"
-    out = subprocess.run([sys.executable, str(bench_file), "--n", "600", "--m", "1500", "--dim", "4"],
-                         capture_output=True, text=True, check=True).stdout
+def test_the_quadratic_memory_benchmark_runs_and_reports_both_metrics(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "bench.quadratic_memory", "--n", "600", "--m", "1500", "--dim", "4",
+                          "--json", str(tmp_path / "q.json")], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert "marginal_kl" in out and "optimal_decoder" in out and out.count("below the 4 GB target") == 2
+    result = json.loads((tmp_path / "q.json").read_text())
+    assert result["commit"] and result["machine"] and result["marginal_kl"]["peak_mb"] > 0
+
+
+def test_every_benchmark_of_make_bench_writes_its_results_file():
+    recipe = re.search(r"^bench: .*?\n((?:\t.*\n)+)", (ROOT / "Makefile").read_text(), flags=re.M).group(1)
+    lines = [line.strip() for line in recipe.splitlines()]
+    names = [re.search(r"-m bench\.(\w+)", line).group(1) for line in lines]
+    assert sorted(names) == sorted(p.stem for p in (ROOT / "bench").glob("*.py") if p.stem != "__init__")
+    for line in lines:
+        assert re.search(r"--(json|out) bench/results/\S+\.json", line), f"write the results file: {line}"
+
+
+def test_the_throughput_benchmark_writes_what_it_measured(tmp_path):
+    out = tmp_path / "t.json"
+    subprocess.run([sys.executable, "-m", "bench.train_throughput", "--epochs", "1", "--n", "256", "--repeats", "1",
+                    "--json", str(out)], cwd=ROOT, capture_output=True, text=True, check=True)
+    result = json.loads(out.read_text())
+    assert result["benchmark"] == "bench.train_throughput" and result["commit"] and result["machine"]
+    assert set(result["images_per_s"]) >= {"bare", "vaebook"} and result["ratio_vaebook_to_bare"] > 0
 
 
 def test_the_gpu_step_benchmark_builds_every_model_and_restores_the_settings():
