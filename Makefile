@@ -88,7 +88,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.cpu_contention --json bench/results/cpu_contention.json
 	$(BIN)/python -m bench.machine_speed --json bench/results/machine_speed.json
 	$(BIN)/python -m bench.quadratic_memory --json bench/results/quadratic_memory.json
-	$(BIN)/python -m bench.gpu_step --steps 10 --out bench/results/gpu_step_cpu.json
+	$(BIN)/python -m bench.gpu_step --steps 10 --device cpu --out bench/results/gpu_step_cpu.json
 	$(BIN)/python -m bench.bootstrap_speed --json bench/results/bootstrap.json
 	$(BIN)/python -m bench.pae_scores --json bench/results/pae_scores.json
 	$(BIN)/python -m bench.pae_decoder --json bench/results/pae_decoder.json

@@ -1,6 +1,6 @@
 """One epoch of chapter 1's VAE on an idle CPU and on a CPU shared with busy processes.
 
-    python -m bench.cpu_contention [--busy 2] [--repeats 3] [--n 10000]
+    python -m bench.cpu_contention [--busy 2] [--repeats 3] [--n 10000] [--json bench/results/cpu_contention.json]
 
 Each measurement runs in a fresh Python process, because the OpenMP runtime reads its settings
 once, when torch is imported. Settings (rows) times load (columns):

@@ -1,6 +1,6 @@
 """How fast this machine is, in the unit the book's time budget is stated in.
 
-    python -m bench.machine_speed [--repeats 3]
+    python -m bench.machine_speed [--repeats 3] [--json bench/results/machine_speed.json]
 
 The fast book's budget (notebooks in 10 minutes on 2 cores, no chapter over 3) was set on the development
 machine. The same code on machines of the same name has since taken from 579 s to over three times as long

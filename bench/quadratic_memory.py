@@ -1,6 +1,6 @@
 """Peak memory and time of the book's quadratic metrics at paper scale: 60,000 training posteriors.
 
-    python -m bench.quadratic_memory [--n 60000] [--m 60000] [--dim 32]
+    python -m bench.quadratic_memory [--n 60000] [--m 60000] [--dim 32] [--json bench/results/quadratic_memory.json]
 
 Each metric runs in a fresh process (so that its peak resident memory is its own) on random posteriors of
 ``--n`` training images in ``--dim`` latent dimensions, against ``--m`` query points:

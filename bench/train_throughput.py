@@ -1,6 +1,6 @@
 """Images per second of vaebook's training loop against a bare PyTorch loop, same model, data and steps.
 
-    python -m bench.train_throughput [--epochs 3] [--n 10000]
+    python -m bench.train_throughput [--epochs 3] [--n 10000] [--json bench/results/train_throughput.json]
 
 Prints the throughputs and the ratio vaebook / bare (the target is >= 0.9). "bare" makes torch's default Adam
 (one pass per operation and parameter), "bare, fused" the fused Adam that ``vb.fit`` makes: the first ratio shows

@@ -113,8 +113,9 @@ BUDGET = budget(MANIFEST, _MANIFEST)
 
 
 def toc(path: Path = MANIFEST, manifest: dict | None = None) -> str:
-    """The text of ``_toc.yml``: the manifest's ``toc`` (root, and each part's caption and other pages) with each
-    chapter in the part it names, in the manifest's order. A part no chapter names, a chapter naming no part, or
+    """The text of ``_toc.yml``: the manifest's ``toc`` (root, and each part's caption and the pages that are not
+    chapters, ``before`` and ``after`` them) with each chapter in the part it names (default "Chapters"), in the
+    manifest's order. A chapter naming a part ``toc`` lacks, a part with no page, pages not given as a list, and
     parts that would put the chapters out of the manifest's order are refused."""
     manifest = manifest or _read(path)
     chapters = load(path, manifest)
@@ -133,6 +134,9 @@ def toc(path: Path = MANIFEST, manifest: dict | None = None) -> str:
     lines = ["# Written by `python -m scripts.chapters --toc` from chapters.yml (make book runs it): edit that file.",
              "format: jb-book", f"root: {root}", "parts:"]
     for part in frame["parts"]:
+        if not all(isinstance(part.get(k, []), list) and all(isinstance(f, str) for f in part.get(k, []))
+                   for k in ("before", "after")):
+            raise ValueError(f"{path}: the part {part['caption']!r} of 'toc': 'before' and 'after' are lists of pages")
         files = [*part.get("before", []), *(f"notebooks/{c.stem}" for c in chapters if c.part == part["caption"]),
                  *part.get("after", [])]
         if not files:

@@ -3,10 +3,14 @@
 The book's build (through jupyter-cache), paper scale and the seed runs, the nbval references, the stress test and
 the notebook tests all execute notebooks through :func:`papermill` or :func:`in_place`, so the work-arounds that
 concern kernels (:mod:`scripts.workarounds`, items 1 and 5) are put in place here and nowhere else: the kernel's
-replies are awaited in one-second slices, and each kernel talks over Unix sockets in a folder of its own.
+replies are awaited in one-second slices, and each kernel talks over Unix sockets in a folder of its own. Two kinds
+of kernel start elsewhere: nbval's (the tests' re-runs of the references, with work-around 3 in
+``tests/conftest.py``) and Jupyter Book's own, which it starts only for a notebook missing from the cache that
+``scripts/execute_book.py`` fills.
 """
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,12 +19,17 @@ from pathlib import Path
 from scripts import workarounds
 
 
+SOCKET_FOLDER_MAX = 60  # the folder's path; jupyter_client adds "/kernel-<port>" and the kernel's own suffix
+
+
 @contextmanager
 def _kernel_config(slices: bool = True) -> Iterator:
     if slices:
         workarounds.install_kernel_reply_slices()
-    with tempfile.TemporaryDirectory(prefix="vb-k-") as sockets:  # short: a socket's path has ~100 characters
-        yield workarounds.unix_socket_kernels(sockets)
+    # A Unix socket's path has at most about 100 characters: the folder goes under /tmp, not a long $TMPDIR, and
+    # where even that is too long the kernel keeps TCP.
+    with tempfile.TemporaryDirectory(prefix="vb-k-", dir="/tmp" if os.path.isdir("/tmp") else None) as sockets:
+        yield workarounds.unix_socket_kernels(sockets) if len(sockets) <= SOCKET_FOLDER_MAX else None
 
 
 def papermill(source: Path | str, target: Path | str, *, parameters: dict, cwd: Path | str,
@@ -35,7 +44,7 @@ def papermill(source: Path | str, target: Path | str, *, parameters: dict, cwd: 
     with _kernel_config(slices) as config:
         return pm.execute_notebook(str(source), str(target), parameters=parameters, cwd=str(cwd),
                                    kernel_name=kernel, progress_bar=False, execution_timeout=timeout,
-                                   start_timeout=start_timeout, config=config)
+                                   start_timeout=start_timeout, **({"config": config} if config else {}))
 
 
 def in_place(nb, *, cwd: Path | str, timeout: int | None) -> str | None:
@@ -43,4 +52,5 @@ def in_place(nb, *, cwd: Path | str, timeout: int | None) -> str | None:
     from jupyter_cache.executors.utils import single_nb_execution
 
     with _kernel_config() as config:
-        return single_nb_execution(nb, cwd=str(cwd), timeout=timeout, allow_errors=False, config=config).exc_string
+        return single_nb_execution(nb, cwd=str(cwd), timeout=timeout, allow_errors=False,
+                                   **({"config": config} if config else {})).exc_string

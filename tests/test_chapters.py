@@ -28,6 +28,8 @@ def test_the_table_of_contents_is_written_from_the_manifest():
     ([{"caption": "Chapters"}, {"caption": "Getting started"}, {"caption": "Conclusion"}], "in another order"),
     ([{"caption": "Getting started"}, {"caption": "Chapters"}, {"caption": "Conclusion"}, {"caption": "Empty"}],
      "'Empty' of 'toc' has no page"),
+    ([{"caption": "Getting started", "before": "book/notation"}, {"caption": "Chapters"}, {"caption": "Conclusion"}],
+     "'before' and 'after' are lists of pages"),
 ])
 def test_a_table_of_contents_the_manifest_cannot_give_is_refused(parts, named):
     manifest = yaml.safe_load(chapters.MANIFEST.read_text())

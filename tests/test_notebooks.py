@@ -89,8 +89,8 @@ OWN_MODELS = {"08_ood_benchmark": 6}
 
 
 @pytest.mark.notebooks
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-@pytest.mark.timeout(900)  # chapter 8 runs chapters 1 and 5 first: three chapters, twice as slow on a busy machine
+@pytest.mark.parametrize("path", [pytest.param(p, marks=[pytest.mark.timeout(900)] if chapters.BY_STEM[p.stem].after else [])
+                                  for p in NOTEBOOKS], ids=lambda p: p.stem)  # chapter 8 runs chapters 1 and 5 first
 def test_runs_in_smoke_profile_reproduces_its_reference_and_a_second_run_trains_nothing(path, tmp_path):
     """One fresh smoke execution of the chapter serves three checks.
 
@@ -206,5 +206,3 @@ def test_replies_are_awaited_in_slices_until_the_callers_timeout(monkeypatch):
     else:
         raise AssertionError("expected Empty")
     assert 0.04 <= time.monotonic() - t < 1
-
-
