@@ -23,13 +23,14 @@ SOCKET_FOLDER_MAX = 60  # the folder's path; jupyter_client adds "/kernel-<port>
 
 
 @contextmanager
-def _kernel_config(slices: bool = True) -> Iterator:
+def _kernel_config(slices: bool = True) -> Iterator[dict]:
+    """The keyword arguments that give a kernel client its configuration: ``{"config": ...}``, or none (TCP)."""
     if slices:
         workarounds.install_kernel_reply_slices()
     # A Unix socket's path has at most about 100 characters: the folder goes under /tmp, not a long $TMPDIR, and
     # where even that is too long the kernel keeps TCP.
     with tempfile.TemporaryDirectory(prefix="vb-k-", dir="/tmp" if os.path.isdir("/tmp") else None) as sockets:
-        yield workarounds.unix_socket_kernels(sockets) if len(sockets) <= SOCKET_FOLDER_MAX else None
+        yield {"config": workarounds.unix_socket_kernels(sockets)} if len(sockets) <= SOCKET_FOLDER_MAX else {}
 
 
 def papermill(source: Path | str, target: Path | str, *, parameters: dict, cwd: Path | str,
@@ -44,7 +45,7 @@ def papermill(source: Path | str, target: Path | str, *, parameters: dict, cwd: 
     with _kernel_config(slices) as config:
         return pm.execute_notebook(str(source), str(target), parameters=parameters, cwd=str(cwd),
                                    kernel_name=kernel, progress_bar=False, execution_timeout=timeout,
-                                   start_timeout=start_timeout, **({"config": config} if config else {}))
+                                   start_timeout=start_timeout, **config)
 
 
 def in_place(nb, *, cwd: Path | str, timeout: int | None) -> str | None:
@@ -52,5 +53,4 @@ def in_place(nb, *, cwd: Path | str, timeout: int | None) -> str | None:
     from jupyter_cache.executors.utils import single_nb_execution
 
     with _kernel_config() as config:
-        return single_nb_execution(nb, cwd=str(cwd), timeout=timeout, allow_errors=False,
-                                   **({"config": config} if config else {})).exc_string
+        return single_nb_execution(nb, cwd=str(cwd), timeout=timeout, allow_errors=False, **config).exc_string

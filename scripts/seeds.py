@@ -52,11 +52,6 @@ def gather(out: Path, chapter: str, runs: int) -> tuple[list[dict], list[dict], 
     return values, tables, commits, parameters, ran_with
 
 
-def _variants(notebook: Path) -> list[str]:
-    """The variants the chapter's claims are decided by (``Claim.variant``), besides the chapter as written."""
-    return variants(notebook)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("notebooks", nargs="*", help="default: every chapter")
@@ -73,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out).resolve()
     before = {nb: fingerprint(nb) for nb in notebooks}  # the code the runs use: an edit during them is caught below
     asked = None if args.variant is None else [canonical_variant(v) if v else "" for v in args.variant]
-    plan = [(nb, v) for nb in notebooks for v in ["", *_variants(nb)] if asked is None or v in asked]
+    plan = [(nb, v) for nb in notebooks for v in ["", *variants(nb)] if asked is None or v in asked]
     if unknown := sorted(set(asked or []) - {v for _, v in plan}):
         print(f"no claim of {', '.join(nb.stem for nb in notebooks)} names the variant(s) {unknown}: nothing to run for "
               f"them (a claim names its variant by its `variant` field)", file=sys.stderr)

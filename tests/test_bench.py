@@ -86,7 +86,7 @@ def test_the_notebook_code_measure_puts_each_line_in_one_class():
     counts, long_cells, helpers, picks = notebook_code.classify(nb)
     assert counts == {"set-up": 4, "experiment": 3, "record": 3, "plots": 2} and picks == 1 and not long_cells
     # the committed measurement of the commit before the recipes is what the script measures there today
-    results = Path(__file__).resolve().parents[1] / "bench" / "results"
+    results = ROOT / "bench" / "results"
     try:
         again = notebook_code.measure("b902384")
     except subprocess.CalledProcessError:
@@ -99,7 +99,7 @@ def test_the_bootstrap_benchmark_compares_the_two_paths(tmp_path):
 
     out = tmp_path / "b.json"
     subprocess.run([sys.executable, "-m", "bench.bootstrap_speed", "--n", "200", "--n-boot", "10", "--repeats", "2",
-                    "--json", str(out)], cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, check=True)
+                    "--json", str(out)], cwd=ROOT, capture_output=True, text=True, check=True)
     import json
     result = json.loads(out.read_text())
     for kind in ("without ties", "with ties (scores rounded to 2 decimals)"):
@@ -110,7 +110,7 @@ def test_the_bootstrap_benchmark_compares_the_two_paths(tmp_path):
 def test_the_pae_scores_benchmark_finds_one_pass_the_same_numbers(tmp_path):
     out = tmp_path / "p.json"
     subprocess.run([sys.executable, "-m", "bench.pae_scores", "--n", "300", "--repeats", "1", "--json", str(out)],
-                   cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, check=True)
+                   cwd=ROOT, capture_output=True, text=True, check=True)
     result = json.loads(out.read_text())
     assert all(result[k]["bit for bit the same"] for k in ("K = 4", "K = 64"))
 
@@ -119,7 +119,7 @@ def test_the_pae_scores_benchmark_finds_one_pass_the_same_numbers(tmp_path):
 def test_the_denormals_benchmark_times_both_ways(tmp_path):
     out = tmp_path / "d.json"
     subprocess.run([sys.executable, "-m", "bench.denormals", "--epochs", "2", "--n", "300", "--json", str(out)],
-                   cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, check=True)
+                   cwd=ROOT, capture_output=True, text=True, check=True)
     result = json.loads(out.read_text())
     assert {k: len(v) for k, v in result["seconds_per_epoch"].items()} == {"kept": 2, "flushed": 2}
     assert result["speedup"] > 0 and result["commit"]

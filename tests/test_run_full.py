@@ -225,7 +225,7 @@ def test_seeds_records_a_variant_apart_and_only_with_its_parameters(tmp_path, mo
 
     nb, write = ROOT / "notebooks" / "05_probabilistic_autoencoder.ipynb", tmp_path / "seeds.json"
     variant = "decoder=conv"
-    assert variant in seeds._variants(nb)
+    assert variant in seeds.variants(nb)
     for decoder, recorded in (("mlp", False), ("conv", True)):
         out = tmp_path / decoder
         for seed in range(3):

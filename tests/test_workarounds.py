@@ -116,7 +116,8 @@ def test_a_kernel_started_by_the_tools_gets_both_work_arounds(monkeypatch):
 
     installed = []
     monkeypatch.setattr(workarounds, "install_kernel_reply_slices", lambda: installed.append(1))
-    with kernels._kernel_config() as config:
+    with kernels._kernel_config() as kwargs:
+        config = kwargs["config"]
         folder = Path(config.KernelManager.ip).parent
         assert config.KernelManager.transport == "ipc" and folder.is_dir()
         assert len(str(folder)) <= kernels.SOCKET_FOLDER_MAX  # a Unix socket's path has at most about 100 characters
