@@ -184,6 +184,17 @@ def test_seed_values_quote_every_seed_or_their_span_and_name_a_missing_value(tmp
         vc.seed_values("07_novel_examples", "y", path=path)
 
 
+def test_seed_series_gives_each_seeds_curve_in_order_and_names_a_missing_one(tmp_path):
+    path = tmp_path / "seeds.json"
+    assert vc.seed_series("06_distribution_matching", "trace_", path=path) == []
+    runs = [{"trace_200": 2.0, "trace_100": 1.0, "other": 9.0}, {"trace_100": 1.5, "trace_200": 2.5, "trace_400": 3.0}]
+    path.write_text(json.dumps({"format": 2, "chapters": {"06_distribution_matching": {"fingerprint": "f", "values": runs}}}))
+    assert vc.seed_series("06_distribution_matching", "trace_", path=path) == [
+        [(100.0, 1.0), (200.0, 2.0)], [(100.0, 1.5), (200.0, 2.5), (400.0, 3.0)]]
+    with pytest.raises(KeyError, match="no value named 'curve_'"):
+        vc.seed_series("06_distribution_matching", "curve_", path=path)
+
+
 def test_a_scope_status_says_in_part_only_where_a_claim_holds():
     from vaebook.claims import FAILS, HOLDS, UNDECIDED, Verdict, status
 

@@ -425,6 +425,18 @@ def seed_values(chapter: str, key: str, fmt: str = "{:.2f}", *, span: bool = Fal
     return " to ".join(fmt.format(f(values)) for f in (min, max)) if span else ", ".join(fmt.format(v) for v in values)
 
 
+def seed_series(chapter: str, prefix: str, path: Path | None = None) -> list[list[tuple[float, float]]]:
+    """A curve each seed run recorded point by point, as values named ``<prefix><x>`` (``ratio_trace_main_100`` for
+    x = 100): per seed, its (x, value) pairs in the order of x. A run may stop its curve sooner than another, so the
+    seeds' curves can differ in length; an empty list while the chapter has no seed runs."""
+    runs = seed_record(chapter, path).get("values", [])
+    curves = [sorted((float(k[len(prefix):]), v) for k, v in run.items() if k.startswith(prefix)) for run in runs]
+    if runs and not all(curves):
+        raise KeyError(f"a seed run of {chapter} records no value named {prefix!r}…: check the prefix, or run "
+                       f"`make seeds CHAPTERS={chapter.split(':')[0]}` if the chapter records it now")
+    return curves
+
+
 def seeds_describe(chapter: str, profile: str, parameters: dict, capped: bool, path: Path | None = None) -> bool:
     """Whether ``chapter``'s seed runs are runs of the experiment a run of ``profile`` with these ``parameters`` is (its
     seed aside), uncapped (``capped``: a dry run): only then may its table and the scorecard quote their means. A
