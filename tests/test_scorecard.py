@@ -103,6 +103,7 @@ def test_a_run_with_other_parameters_than_the_chapters_is_labelled(tmp_path, mon
     _chapter(tmp_path, "01_a", "One", [_row("x", 0.48, paper=0.46, reference=0.5)])
     card = scorecard.collect(notebooks=tmp_path / "nbs")
     assert card.profile[0].endswith("with seed = 1")
+    assert scorecard.summary(card).iloc[-1].drop("chapter").sum() == 0  # shown, labelled, not counted
     table = vb.reproduction_table([_row("x", 0.48, paper=0.46, reference=0.5)], model="m", data="d")
     assert "parameters changed from the chapter's own: seed = 1" in vb.tables.show(table).to_html()
 

@@ -453,6 +453,26 @@ def test_a_lock_whose_recorded_holder_is_dead_is_taken_over(tmp_path):
                 pass
 
 
+def test_a_lock_left_by_a_killed_holder_is_removed_and_a_held_one_kept(tmp_path):
+    import subprocess
+    import sys
+
+    holder = ("import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); "
+              "fcntl.flock(fd, fcntl.LOCK_EX); os.write(fd, str(os.getpid()).encode()); print('held', flush=True); "
+              "time.sleep(60)")
+    killed = subprocess.Popen([sys.executable, "-c", holder, str(tmp_path / ".old.lock")], stdout=subprocess.PIPE, text=True)
+    alive = subprocess.Popen([sys.executable, "-c", holder, str(tmp_path / ".busy.lock")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert killed.stdout.readline() == alive.stdout.readline() == "held\n"
+        killed.kill()
+        killed.wait()  # killed while it trained: its lock file stays, held by nobody
+        cache.prepare_cache(tmp_path)
+        assert sorted(p.name for p in tmp_path.iterdir()) == [".busy.lock"]  # the one still held stays
+    finally:
+        alive.kill()
+        alive.wait()
+
+
 @pytest.mark.parametrize("value", ["0", "-5", "soon", "nan"])
 def test_a_bad_lock_timeout_is_named(monkeypatch, value):
     monkeypatch.setenv("VAEBOOK_LOCK_TIMEOUT", value)

@@ -173,6 +173,26 @@ def test_a_stale_or_corrupt_seed_record_says_what_to_run(tmp_path):
         vc.seed_record("07_novel_examples", path)
 
 
+@pytest.mark.parametrize("record,message", [
+    ({"values": [1, 2]}, "its values of run 1 are not a mapping of names to numbers"),
+    ({"values": [{"auc": 0.5}, {"auc": "0.9; DROP"}]}, "its values of run 2 hold something other than a number under 'auc'"),
+    ({"values": "runs"}, "its values are not a list of runs"),
+    ({"tables": ["x"]}, "its tables of run 1 are not a mapping of names to numbers"),
+    ([], "it is not a record of seed runs")])
+def test_a_malformed_seed_record_is_named_with_its_file_its_chapter_and_the_fix(tmp_path, record, message):
+    path = tmp_path / "seeds.json"
+    path.write_text(json.dumps({"format": 2, "chapters": {"07_novel_examples": record, "05_x:decoder=conv": {}}}))
+    expected = rf"seed record .*seeds\.json is corrupt: the record of '07_novel_examples': {re.escape(message)}\. " \
+               r"Run `make seeds CHAPTERS=07_novel_examples`"
+    with pytest.raises(vc.SeedRecordError, match=expected):
+        vc.seed_values("07_novel_examples", "auc", path=path)
+    with pytest.raises(vc.SeedRecordError, match=expected):
+        vc.check_seed_file(path)  # where a chapter's run starts: every record, whichever chapter runs
+    path.write_text(json.dumps({"format": 2, "chapters": ["07_novel_examples"]}))
+    with pytest.raises(vc.SeedRecordError, match="its chapters are not a mapping of records"):
+        vc.check_seed_file(path)
+
+
 def test_seed_values_quote_every_seed_or_their_span_and_name_a_missing_value(tmp_path):
     path = tmp_path / "seeds.json"
     assert vc.seed_values("07_novel_examples", "x", path=path) == "not yet run"

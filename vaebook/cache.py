@@ -192,7 +192,8 @@ def _code_fingerprint(code: types.CodeType, doc: str | None = None) -> str:
 
 
 def prepare_cache(folder: Path) -> None:
-    """Create ``folder``, fail now (not after training) if it is not writable, and remove stale ``.part`` files."""
+    """Create ``folder``, fail now (not after training) if it is not writable, and remove stale ``.part`` files and
+    the training locks nobody holds (left by a process that was killed while it trained)."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):
@@ -205,6 +206,26 @@ def prepare_cache(folder: Path) -> None:
         with contextlib.suppress(OSError):  # another process may remove it first
             if now - part.stat().st_mtime > STALE_PART_S:
                 part.unlink()
+    if fcntl is not None:
+        for lock in folder.glob(".*.lock"):
+            _remove_if_free(lock)
+
+
+def _remove_if_free(path: Path) -> None:
+    """Remove the lock file ``path`` if no process holds it; a process that opened it meanwhile sees that the file is
+    gone once it has the lock (:func:`training_lock`), and locks a new one."""
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except OSError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if _same_file(fd, path):
+            os.unlink(path)
+    except OSError:  # held (BlockingIOError), or already gone
+        pass
+    finally:
+        os.close(fd)
 
 
 def lock_timeout() -> float:

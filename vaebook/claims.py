@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 __all__ = ["Paper", "Ours", "Claim", "Verdict", "RULE", "verdicts", "verdict", "contradiction", "fingerprint",
-           "seed_record", "check_seed_file", "seed_values", "seed_mean", "seeds_describe", "stale", "from_notebook", "glue", "status", "table", "SEEDS_FILE",
+           "seed_record", "check_seed_file", "SeedRecordError", "seed_values", "seed_mean", "seeds_describe", "stale", "from_notebook", "glue", "status", "table", "SEEDS_FILE",
            "record_name", "variants", "variant_parameters", "canonical_variant", "number_words", "PAPER_SCALE", "ScaleRuns", "paper_scale_runs", "paper_scale_verdicts", "paper_scale_about",
            "paper_scale_words"]
 
@@ -385,29 +385,67 @@ def record_name(chapter: str, variant: str = "") -> str:
     return f"{chapter}:{variant}" if variant else chapter
 
 
+class SeedRecordError(ValueError):
+    """The committed seed record cannot be read: it names the file, the record and what is wrong, and the fix."""
+
+
 def check_seed_file(path: Path | None = None) -> None:
-    """Raise ValueError, naming the file and the fix, when the seed record cannot be read: a chapter calls it where
-    its run starts (:func:`vaebook.set_profile`), so that a corrupt record stops it before anything is trained."""
-    seed_record("", path)
+    """Raise :class:`SeedRecordError`, naming the file and the fix, when any record of the seed file is malformed: a
+    chapter calls it where its run starts (:func:`vaebook.set_profile`), so that a corrupt record stops it before
+    anything is trained."""
+    for name in _seed_blob(path)[1]:
+        seed_record(name, path)
 
 
-def seed_record(chapter: str, path: Path | None = None) -> dict:
-    """The committed seed runs of ``chapter`` (or of a variant of it, by :func:`record_name`): ``{"fingerprint",
-    "commit", "date", "profile", "parameters", "values": [...]}``, empty when it has none."""
+def _seed_blob(path: Path | None) -> tuple[Path, dict]:
+    """The seed file and its chapters' records, checked at the top level."""
     path = Path(path) if path is not None else SEEDS_FILE
     if not path.exists():
-        return {}
+        return path, {}
     from .files import read_json
 
     try:
         blob = read_json(path)
-        if blob.get("format") != 2:
+        if not isinstance(blob, dict) or blob.get("format") != 2:
             raise ValueError("not a seed record of this version (format 2)")
-        record = blob.get("chapters", {}).get(chapter, {})
-        if not isinstance(record, dict) or not isinstance(record.get("values", []), list):
-            raise ValueError(f"chapter {chapter!r} is not a record of seed runs")
-    except (ValueError, AttributeError) as e:
-        raise ValueError(f"the seed record {path} is corrupt ({e}): run `make seeds` to write it again") from None
+        if not isinstance(chapters := blob.get("chapters", {}), dict):
+            raise ValueError("its chapters are not a mapping of records")
+    except ValueError as e:
+        raise SeedRecordError(f"the seed record {path} is corrupt ({e}): run `make seeds` to write it again") from None
+    return path, chapters
+
+
+def _check_record(record) -> None:
+    """A seed record's shape: a mapping whose ``values`` are one mapping of names to numbers per run, and whose
+    ``tables`` one mapping of quantities to numbers (or null) per run."""
+    def numbers(runs, what, none=False):
+        if not isinstance(runs, list):
+            raise ValueError(f"its {what} are not a list of runs")
+        for i, run in enumerate(runs):
+            if not isinstance(run, dict):
+                raise ValueError(f"its {what} of run {i + 1} are not a mapping of names to numbers")
+            bad = [k for k, v in run.items() if not (isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                     or none and v is None)]
+            if bad:
+                raise ValueError(f"its {what} of run {i + 1} hold something other than a number under {bad[0]!r}")
+
+    if not isinstance(record, dict):
+        raise ValueError("it is not a record of seed runs")
+    numbers(record.get("values", []), "values")
+    numbers(record.get("tables", []), "tables", none=True)
+
+
+def seed_record(chapter: str, path: Path | None = None) -> dict:
+    """The committed seed runs of ``chapter`` (or of a variant of it, by :func:`record_name`): ``{"fingerprint",
+    "commit", "date", "profile", "parameters", "values": [...]}``, empty when it has none. A malformed file or record
+    raises :class:`SeedRecordError`, naming both."""
+    path, chapters = _seed_blob(path)
+    record = chapters.get(chapter, {})
+    try:
+        _check_record(record)
+    except ValueError as e:
+        raise SeedRecordError(f"the seed record {path} is corrupt: the record of {chapter!r}: {e}. Run `make seeds "
+                              f"CHAPTERS={chapter.split(':')[0]}` to write it again") from None
     return record
 
 

@@ -36,20 +36,23 @@ def collect(folder: Path | None = None, notebooks: Path | None = None, seeds_fil
     for path in sorted(folder.glob("*.json")):
         record, title = read_file(path), _title(path.stem, notebooks)
         meta = record["meta"]  # the seeds' means are quoted only for a run of the experiment they ran
-        same = _claims.seeds_describe(path.stem, meta.get("profile"), meta.get("parameters", {}),
-                                      capped=any(meta.get(k) for k in ("max_epochs", "max_batches", "max_steps")),
+        capped = any(meta.get(k) for k in ("max_epochs", "max_batches", "max_steps"))
+        same = _claims.seeds_describe(path.stem, meta.get("profile"), meta.get("parameters", {}), capped=capped,
                                       path=seeds_file)
+        changed = meta.get("changed")  # a run that is not the chapter as written says so, and is not counted
+        label = ", ".join([*(f"with {k} = {v!r}" for k, v in (changed or {}).items()), *(["a dry run (capped)"] if capped else [])])
         for r in record.get("table") or []:
             if r.get("repeats"):  # counted in the chapter it repeats
                 continue
             r = {k: (float("nan") if v is None and k in ("paper", "reference") else v) for k, v in r.items()}
             mean, n = (_claims.seed_mean(path.stem, r["quantity"], seeds_file) if same else None) or (None, 0)
-            if changed := record["meta"].get("changed"):  # a run that is not the chapter as written says so
-                r["profile"] = f"{r['profile']}, with " + ", ".join(f"{k} = {v!r}" for k, v in changed.items())
+            if label:
+                r["profile"] = f"{r['profile']}, {label}"
             rows.append({"chapter": path.stem, "title": title,
                          "link": f"../notebooks/{path.stem}.html#{SECTION}", **r,
                          "seeds mean": float("nan") if mean is None else mean, "seeds": n,
-                         "status": status(r, mean), "written": record["meta"].get("written", "")})
+                         "status": status(r, mean), "written": record["meta"].get("written", ""),
+                         "as written": not label})
     return pd.DataFrame(rows)
 
 
@@ -68,9 +71,12 @@ def _title(stem: str, notebooks: Path | None) -> str:
 
 
 def summary(card: pd.DataFrame) -> pd.DataFrame:
-    """Counts of each status per chapter, and in all."""
-    counts = pd.crosstab(card["title"], card["status"]).reindex(columns=list(STATUSES), fill_value=0)
-    counts = counts.reindex(list(dict.fromkeys(card["title"])))  # chapter order
+    """Counts of each status per chapter, and in all, over the rows of chapters run as written (their profile's own
+    parameters, uncapped): a row of a run with other parameters or of a dry run is shown, labelled, but not counted."""
+    card = card[card["as written"]] if "as written" in card else card
+    titles = list(dict.fromkeys(card["title"]))
+    counts = pd.crosstab(card["title"], card["status"]) if len(card) else pd.DataFrame(index=pd.Index([], name="title"))
+    counts = counts.reindex(index=titles, columns=list(STATUSES), fill_value=0)  # chapter order
     counts.loc["all chapters"] = counts.sum()
     counts.index.name, counts.columns.name = "chapter", None
     return counts.reset_index()
