@@ -77,7 +77,7 @@ full-dry: $(STAMP)
 # The seed runs behind every claim's verdict: each chapter (or CHAPTERS="07_novel_examples ..."), fast profile,
 # seeds 0-2 (seed 0 loads the book's models); writes their values to vaebook/bundle/seeds.json with the code's
 # fingerprint (a test fails when a chapter's code changed since), and the same for every variant its claims name
-# (the chapter run with other parameters, recorded apart: CONTRIBUTING.md). About 40 minutes for all: not in CI.
+# (the chapter run with other parameters, recorded apart: CONTRIBUTING.md). An hour or more for all: not in CI.
 seeds: $(STAMP)
 	$(BIN)/python -m scripts.seeds --runs 3 $(foreach c,$(CHAPTERS),notebooks/$(c).ipynb)
 

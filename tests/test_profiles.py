@@ -180,5 +180,6 @@ def test_a_corrupt_seed_record_is_named_where_the_run_starts(tmp_path, monkeypat
     """The verdicts are read at a chapter's end: a corrupt record must stop it before anything is trained."""
     (tmp_path / "seeds.json").write_text("{\"format\": 2, \"chapters\": {\"05_x\": ")
     monkeypatch.setattr(vb.claims, "SEEDS_FILE", tmp_path / "seeds.json")
-    with pytest.raises(ValueError, match=r"the seed record .*seeds\.json is corrupt .*: run `make seeds`"):
+    with pytest.raises(ValueError, match=r"the seed record .*seeds\.json is corrupt .*: restore the committed file \(`git checkout -- "
+                                         r".*seeds\.json`\), or delete it and run `make seeds`"):
         vb.set_profile("smoke")

@@ -94,7 +94,7 @@ def test_a_status_is_that_of_the_mean_over_seeds_where_the_chapter_ran_over_seed
     assert "0.000 (3)" in scorecard.to_html(card)  # a mean of zero is a mean
 
 
-def test_a_run_with_other_parameters_than_the_chapters_is_labelled(tmp_path, monkeypatch):
+def test_a_run_with_other_parameters_or_a_dry_run_is_labelled_and_not_counted(tmp_path, monkeypatch):
     from vaebook import profiles
 
     monkeypatch.setattr(profiles, "run_parameters", lambda: {"parameters": {"seed": 1}, "changed": {"seed": 1}})
@@ -106,6 +106,19 @@ def test_a_run_with_other_parameters_than_the_chapters_is_labelled(tmp_path, mon
     assert scorecard.summary(card).iloc[-1].drop("chapter").sum() == 0  # shown, labelled, not counted
     table = vb.reproduction_table([_row("x", 0.48, paper=0.46, reference=0.5)], model="m", data="d")
     assert "parameters changed from the chapter's own: seed = 1" in vb.tables.show(table).to_html()
+    for module in (profiles, vb.results, vb.tables):  # now the chapter as written
+        monkeypatch.setattr(module, "run_parameters", lambda: {"parameters": {"seed": 0}, "changed": {}})
+    monkeypatch.setenv("VAEBOOK_MAX_EPOCHS", "1")
+    vb.set_profile(vb.current_profile())  # a dry run of the chapter as written
+    _chapter(tmp_path, "01_a", "One", [_row("x", 0.48, paper=0.46, reference=0.5)])
+    card = scorecard.collect(notebooks=tmp_path / "nbs")
+    assert card.profile[0].endswith("a dry run (capped)") and not card["as written"][0]
+    assert scorecard.summary(card).iloc[-1].drop("chapter").sum() == 0
+    monkeypatch.delenv("VAEBOOK_MAX_EPOCHS")
+    vb.set_profile(vb.current_profile())
+    _chapter(tmp_path, "01_a", "One", [_row("x", 0.48, paper=0.46, reference=0.5)])
+    card = scorecard.collect(notebooks=tmp_path / "nbs")  # the chapter as written: counted
+    assert scorecard.summary(card).iloc[-1].drop("chapter").sum() == 1
 
 
 def test_a_chapters_table_gives_each_row_its_seeds_mean_and_that_means_status(tmp_path, monkeypatch):

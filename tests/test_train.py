@@ -460,14 +460,15 @@ def test_a_lock_left_by_a_killed_holder_is_removed_and_a_held_one_kept(tmp_path)
     holder = ("import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); "
               "fcntl.flock(fd, fcntl.LOCK_EX); os.write(fd, str(os.getpid()).encode()); print('held', flush=True); "
               "time.sleep(60)")
-    killed = subprocess.Popen([sys.executable, "-c", holder, str(tmp_path / ".old.lock")], stdout=subprocess.PIPE, text=True)
-    alive = subprocess.Popen([sys.executable, "-c", holder, str(tmp_path / ".busy.lock")], stdout=subprocess.PIPE, text=True)
+    killed = subprocess.Popen([sys.executable, "-c", holder, str(tmp_path / ".5b3b57a1.lock")], stdout=subprocess.PIPE, text=True)
+    alive = subprocess.Popen([sys.executable, "-c", holder, str(tmp_path / ".7c0260ff.lock")], stdout=subprocess.PIPE, text=True)
+    (tmp_path / ".another-tool.lock").write_text("")  # not a training lock of ours: left alone
     try:
         assert killed.stdout.readline() == alive.stdout.readline() == "held\n"
         killed.kill()
         killed.wait()  # killed while it trained: its lock file stays, held by nobody
         cache.prepare_cache(tmp_path)
-        assert sorted(p.name for p in tmp_path.iterdir()) == [".busy.lock"]  # the one still held stays
+        assert sorted(p.name for p in tmp_path.iterdir()) == [".7c0260ff.lock", ".another-tool.lock"]  # held: stays
     finally:
         alive.kill()
         alive.wait()

@@ -183,11 +183,14 @@ def test_a_malformed_seed_record_is_named_with_its_file_its_chapter_and_the_fix(
     path = tmp_path / "seeds.json"
     path.write_text(json.dumps({"format": 2, "chapters": {"07_novel_examples": record, "05_x:decoder=conv": {}}}))
     expected = rf"seed record .*seeds\.json is corrupt: the record of '07_novel_examples': {re.escape(message)}\. " \
-               r"Run `make seeds CHAPTERS=07_novel_examples`"
+               r"Restore the committed file \(`git checkout -- .*seeds\.json`\), or remove that record from it and run " \
+               r"`make seeds CHAPTERS=07_novel_examples`"
     with pytest.raises(vc.SeedRecordError, match=expected):
         vc.seed_values("07_novel_examples", "auc", path=path)
     with pytest.raises(vc.SeedRecordError, match=expected):
         vc.check_seed_file(path)  # where a chapter's run starts: every record, whichever chapter runs
+    path.write_text(json.dumps({"format": 2, "chapters": {"05_x:decoder=conv": {}}}))  # the fix it names: that record out
+    vc.check_seed_file(path)
     path.write_text(json.dumps({"format": 2, "chapters": ["07_novel_examples"]}))
     with pytest.raises(vc.SeedRecordError, match="its chapters are not a mapping of records"):
         vc.check_seed_file(path)
@@ -207,12 +210,20 @@ def test_seed_values_quote_every_seed_or_their_span_and_name_a_missing_value(tmp
 def test_seed_series_gives_each_seeds_curve_in_order_and_names_a_missing_one(tmp_path):
     path = tmp_path / "seeds.json"
     assert vc.seed_series("06_distribution_matching", "trace_", path=path) == []
-    runs = [{"trace_200": 2.0, "trace_100": 1.0, "other": 9.0}, {"trace_100": 1.5, "trace_200": 2.5, "trace_400": 3.0}]
+    runs = [{"trace_1600": 2.0, "trace_200": 1.0, "other": 9.0}, {"trace_200": 1.5, "trace_1600": 2.5, "trace_3200": 3.0}]
     path.write_text(json.dumps({"format": 2, "chapters": {"06_distribution_matching": {"fingerprint": "f", "values": runs}}}))
-    assert vc.seed_series("06_distribution_matching", "trace_", path=path) == [
-        [(100.0, 1.0), (200.0, 2.0)], [(100.0, 1.5), (200.0, 2.5), (400.0, 3.0)]]
+    assert vc.seed_series("06_distribution_matching", "trace_", path=path) == [  # in the order of x, not of the names
+        [(200.0, 1.0), (1600.0, 2.0)], [(200.0, 1.5), (1600.0, 2.5), (3200.0, 3.0)]]
     with pytest.raises(KeyError, match="no value named 'curve_'"):
         vc.seed_series("06_distribution_matching", "curve_", path=path)
+    path.write_text(json.dumps({"format": 2, "chapters": {"06_distribution_matching": {"values": [
+        {"trace_100": 1.0, "trace_estimate": 2.0}]}}}))
+    with pytest.raises(KeyError, match="'trace_estimate' begins with 'trace_' but is not a point of a curve"):
+        vc.seed_series("06_distribution_matching", "trace_", path=path)
+    path.write_text(json.dumps({"format": 2, "chapters": {"06_distribution_matching": {"values": [
+        {"trace_100": 1.0}, {"other": 2.0}]}}}))
+    with pytest.raises(KeyError, match="a seed run of 06_distribution_matching records no value named 'trace_'"):
+        vc.seed_series("06_distribution_matching", "trace_", path=path)  # one run without the curve is named
 
 
 def test_a_scope_status_says_in_part_only_where_a_claim_holds():

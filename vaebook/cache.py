@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import inspect
 import os
+import re
 import tempfile
 import time
 import types
@@ -208,7 +209,8 @@ def prepare_cache(folder: Path) -> None:
                 part.unlink()
     if fcntl is not None:
         for lock in folder.glob(".*.lock"):
-            _remove_if_free(lock)
+            if re.fullmatch(r"\.[0-9a-f]+\.lock", lock.name):  # ours (a model's hash), not another tool's
+                _remove_if_free(lock)
 
 
 def _remove_if_free(path: Path) -> None:

@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 __all__ = ["Paper", "Ours", "Claim", "Verdict", "RULE", "verdicts", "verdict", "contradiction", "fingerprint",
-           "seed_record", "check_seed_file", "SeedRecordError", "seed_values", "seed_mean", "seeds_describe", "stale", "from_notebook", "glue", "status", "table", "SEEDS_FILE",
+           "seed_record", "check_seed_file", "SeedRecordError", "seed_values", "seed_series", "seed_mean", "seeds_describe", "stale", "from_notebook", "glue", "status", "table", "SEEDS_FILE",
            "record_name", "variants", "variant_parameters", "canonical_variant", "number_words", "PAPER_SCALE", "ScaleRuns", "paper_scale_runs", "paper_scale_verdicts", "paper_scale_about",
            "paper_scale_words"]
 
@@ -392,7 +392,8 @@ class SeedRecordError(ValueError):
 def check_seed_file(path: Path | None = None) -> None:
     """Raise :class:`SeedRecordError`, naming the file and the fix, when any record of the seed file is malformed: a
     chapter calls it where its run starts (:func:`vaebook.set_profile`), so that a corrupt record stops it before
-    anything is trained."""
+    anything is trained. Every record is checked, whichever chapter runs: a file with one malformed record is not the
+    committed file, and each chapter's last cells read the records of others (the scorecard, chapter 8)."""
     for name in _seed_blob(path)[1]:
         seed_record(name, path)
 
@@ -411,7 +412,8 @@ def _seed_blob(path: Path | None) -> tuple[Path, dict]:
         if not isinstance(chapters := blob.get("chapters", {}), dict):
             raise ValueError("its chapters are not a mapping of records")
     except ValueError as e:
-        raise SeedRecordError(f"the seed record {path} is corrupt ({e}): run `make seeds` to write it again") from None
+        raise SeedRecordError(f"the seed record {path} is corrupt ({e}): restore the committed file (`git checkout -- "
+                              f"{path}`), or delete it and run `make seeds` to make every record again") from None
     return path, chapters
 
 
@@ -444,8 +446,9 @@ def seed_record(chapter: str, path: Path | None = None) -> dict:
     try:
         _check_record(record)
     except ValueError as e:
-        raise SeedRecordError(f"the seed record {path} is corrupt: the record of {chapter!r}: {e}. Run `make seeds "
-                              f"CHAPTERS={chapter.split(':')[0]}` to write it again") from None
+        raise SeedRecordError(f"the seed record {path} is corrupt: the record of {chapter!r}: {e}. Restore the "
+                              f"committed file (`git checkout -- {path}`), or remove that record from it and run `make "
+                              f"seeds CHAPTERS={chapter.split(':')[0]}`") from None
     return record
 
 
@@ -468,7 +471,11 @@ def seed_series(chapter: str, prefix: str, path: Path | None = None) -> list[lis
     x = 100): per seed, its (x, value) pairs in the order of x. A run may stop its curve sooner than another, so the
     seeds' curves can differ in length; an empty list while the chapter has no seed runs."""
     runs = seed_record(chapter, path).get("values", [])
-    curves = [sorted((float(k[len(prefix):]), v) for k, v in run.items() if k.startswith(prefix)) for run in runs]
+    keys = {k for run in runs for k in run if k.startswith(prefix)}
+    if other := sorted(k for k in keys if not k[len(prefix):].replace(".", "", 1).isdigit()):
+        raise KeyError(f"{other[0]!r} begins with {prefix!r} but is not a point of a curve (a number follows the "
+                       f"prefix in each of its names): choose a prefix only the curve's values have")
+    curves = [sorted((float(k[len(prefix):]), v) for k, v in run.items() if k in keys) for run in runs]
     if runs and not all(curves):
         raise KeyError(f"a seed run of {chapter} records no value named {prefix!r}…: check the prefix, or run "
                        f"`make seeds CHAPTERS={chapter.split(':')[0]}` if the chapter records it now")

@@ -40,7 +40,8 @@ def collect(folder: Path | None = None, notebooks: Path | None = None, seeds_fil
         same = _claims.seeds_describe(path.stem, meta.get("profile"), meta.get("parameters", {}), capped=capped,
                                       path=seeds_file)
         changed = meta.get("changed")  # a run that is not the chapter as written says so, and is not counted
-        label = ", ".join([*(f"with {k} = {v!r}" for k, v in (changed or {}).items()), *(["a dry run (capped)"] if capped else [])])
+        label = ", ".join(([f"with {', '.join(f'{k} = {v!r}' for k, v in changed.items())}"] if changed else [])
+                          + (["a dry run (capped)"] if capped else []))
         for r in record.get("table") or []:
             if r.get("repeats"):  # counted in the chapter it repeats
                 continue
@@ -74,8 +75,8 @@ def summary(card: pd.DataFrame) -> pd.DataFrame:
     """Counts of each status per chapter, and in all, over the rows of chapters run as written (their profile's own
     parameters, uncapped): a row of a run with other parameters or of a dry run is shown, labelled, but not counted."""
     card = card[card["as written"]] if "as written" in card else card
-    titles = list(dict.fromkeys(card["title"]))
-    counts = pd.crosstab(card["title"], card["status"]) if len(card) else pd.DataFrame(index=pd.Index([], name="title"))
+    titles = list(dict.fromkeys(card["title"])) if len(card) else []
+    counts = pd.crosstab(card["title"], card["status"]) if len(card) else pd.DataFrame()
     counts = counts.reindex(index=titles, columns=list(STATUSES), fill_value=0)  # chapter order
     counts.loc["all chapters"] = counts.sum()
     counts.index.name, counts.columns.name = "chapter", None
