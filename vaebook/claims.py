@@ -394,8 +394,9 @@ def check_seed_file(path: Path | None = None) -> None:
     chapter calls it where its run starts (:func:`vaebook.set_profile`), so that a corrupt record stops it before
     anything is trained. Every record is checked, whichever chapter runs: a file with one malformed record is not the
     committed file, and each chapter's last cells read the records of others (the scorecard, chapter 8)."""
-    for name in _seed_blob(path)[1]:
-        seed_record(name, path)
+    path, chapters = _seed_blob(path)
+    for name, record in chapters.items():  # one read of the file for all of them
+        _checked(name, record, path)
 
 
 def _seed_blob(path: Path | None) -> tuple[Path, dict]:
@@ -442,7 +443,11 @@ def seed_record(chapter: str, path: Path | None = None) -> dict:
     "commit", "date", "profile", "parameters", "values": [...]}``, empty when it has none. A malformed file or record
     raises :class:`SeedRecordError`, naming both."""
     path, chapters = _seed_blob(path)
-    record = chapters.get(chapter, {})
+    return _checked(chapter, chapters.get(chapter, {}), path)
+
+
+def _checked(chapter: str, record, path: Path) -> dict:
+    """``record``, the seed record of ``chapter`` in the file ``path``, once :func:`_check_record` passes it."""
     try:
         _check_record(record)
     except ValueError as e:
