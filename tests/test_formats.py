@@ -159,6 +159,23 @@ def test_omniglot_zip(tmp_path):
         read_omniglot_zip(tmp_path / "broken.zip")
 
 
+def test_an_omniglot_member_whose_deflate_stream_is_corrupt_is_named(tmp_path):
+    import struct
+
+    path = tmp_path / "images_background.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("images_background/Alpha/character01/0001_01.png", _png(np.zeros((105, 105), np.uint8)))
+    raw = bytearray(path.read_bytes())
+    name_len, extra_len = struct.unpack("<HH", raw[26:30])  # the local header's lengths; the stream follows them
+    raw[30 + name_len + extra_len] = 0xFF  # a final block of type 3, which deflate does not have
+    path.write_bytes(bytes(raw))
+    with pytest.raises(zlib.error):  # what the zip module raises for it, and what escaped before
+        zipfile.ZipFile(path).read("images_background/Alpha/character01/0001_01.png")
+    with pytest.raises(DataError, match=r"images_background\.zip is corrupt or truncated \(Error -3 while decompressing "
+                                        r"data: invalid block type\)\. Delete it and download it again"):
+        read_omniglot_zip(path)
+
+
 def _png_declaring(width: int, height: int) -> bytes:
     """A 1x1 PNG whose header says ``width`` x ``height``: what a reader sees before decoding a pixel."""
     import struct

@@ -39,9 +39,10 @@ def test_a_thread_count_that_is_not_a_number_is_named_not_an_import_crash():
     clean = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
     out = subprocess.run([sys.executable, "-c", PROBE.format(first="import vaebook")],
                          env={**clean, "OMP_NUM_THREADS": "²"}, capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr  # "²".isdigit() is True, and int("²") raised inside `import vaebook`
-    assert "OMP_NUM_THREADS='²' is not a whole number >= 1" in out.stderr
-    assert out.stdout.split() == ["PASSIVE", str(runtime.usable_cpus())]
+    assert out.returncode == 1 and out.stdout == ""  # "²".isdigit() is True; int("²") used to crash `import vaebook`
+    assert out.stderr.splitlines()[-1] == (f"vaebook.settings.SettingsError: OMP_NUM_THREADS='²': it must be a whole "
+                                           f"number >= 1, such as 2, or unset for the CPUs this process may use "
+                                           f"({runtime.usable_cpus()})")
 
 
 FLUSH_PROBE = ("import vaebook, torch; from concurrent.futures import ThreadPoolExecutor; torch.set_num_threads(2); "

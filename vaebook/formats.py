@@ -161,7 +161,7 @@ def read_omniglot_zip(path: str | Path, size: int = 28) -> tuple[np.ndarray, np.
             for i, name in enumerate(names):
                 x[i] = 255 - _omniglot_image(zf, name, path, size)
                 y[i] = index[name.split("/")[1]]
-    except (zipfile.BadZipFile, OSError, EOFError) as e:
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as e:  # zlib.error: a member's deflate stream is corrupt
         raise DataError(f"{path} is corrupt or truncated ({e}). Delete it and download it again.") from e
     return x, y
 

@@ -27,7 +27,7 @@ from torch.distributions.utils import _standard_normal
 from .nets import MLP
 from .train import _fused
 
-__all__ = ["HIDDEN", "FIRST_CHECK", "RTOL", "ATOL", "RatioEstimate", "ratio_kl", "SyntheticGaussian", "AffineGaussian", "random_gaussian", "ratio_minimise"]
+__all__ = ["HIDDEN", "FIRST_CHECK", "RTOL", "ATOL", "tolerance", "RatioEstimate", "ratio_kl", "SyntheticGaussian", "AffineGaussian", "random_gaussian", "ratio_minimise"]
 
 
 # The classifier and stopping rule of ratio_kl, both ours (the paper's classifier is far larger and trains for a
@@ -37,7 +37,8 @@ __all__ = ["HIDDEN", "FIRST_CHECK", "RTOL", "ATOL", "RatioEstimate", "ratio_kl",
 HIDDEN, FIRST_CHECK, RTOL, ATOL = (256, 256), 100, 0.05, 0.01
 
 
-def _tolerance(kl: float, rtol: float, atol: float) -> float:
+def tolerance(kl: float, rtol: float = RTOL, atol: float = ATOL) -> float:
+    """How far one doubling of the steps may move an estimate ``kl`` for it to count as not moving (nats)."""
     return max(rtol * abs(kl), atol)
 
 
@@ -60,7 +61,7 @@ class RatioEstimate:
     @property
     def tolerance(self) -> float:
         """How far one doubling of the steps may move the final estimate for it to count as not moving (nats)."""
-        return _tolerance(self.kl, self.rtol, self.atol)
+        return tolerance(self.kl, self.rtol, self.atol)
 
     @property
     def last_move(self) -> float | None:
@@ -112,7 +113,7 @@ def ratio_kl(sample_q: Callable[[int], Tensor], sample_p: Callable[[int], Tensor
         step = check
         with torch.no_grad():
             trace.append((step, clf(z_eval).mean().item()))
-        tol = _tolerance(trace[-1][1], rtol, atol)
+        tol = tolerance(trace[-1][1], rtol, atol)
         if len(trace) > 2 and all(abs(trace[i][1] - trace[i - 1][1]) <= tol for i in (-1, -2)):
             converged = True
             break

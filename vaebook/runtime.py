@@ -36,7 +36,6 @@ import math
 import os
 import re
 import sys
-import warnings
 from pathlib import Path
 
 __all__ = ["usable_cpus", "environment", "prepare", "flush_denormals", "flushes_denormals"]
@@ -73,11 +72,11 @@ def prepare() -> bool:
         return False
     threads = os.environ.get("OMP_NUM_THREADS", "").strip()  # a reader's thread count holds for MKL too
     count = int(threads) if re.fullmatch(r"[0-9]+", threads) and int(threads) > 0 else None  # "²" passes isdigit()
-    if threads and count is None:  # OpenMP would reject it too: say so once, and use the usable CPUs
-        warnings.warn(f"OMP_NUM_THREADS={threads!r} is not a whole number >= 1; vaebook sets it to "
-                      f"{usable_cpus()} (the CPUs this process may use). Unset it or set it to a count such as 2.",
-                      stacklevel=2)
-        del os.environ["OMP_NUM_THREADS"]
+    if threads and count is None:  # OpenMP would ignore it, and the reader would get a count they did not ask for
+        from .settings import SettingsError
+
+        raise SettingsError(f"OMP_NUM_THREADS={threads!r}: it must be a whole number >= 1, such as 2, or unset for "
+                            f"the CPUs this process may use ({usable_cpus()})")
     for key, value in environment(count).items():
         os.environ.setdefault(key, value)
     return True
